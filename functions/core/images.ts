@@ -1,0 +1,172 @@
+// AMI cleanup core: list expired images, deregister one, delete its snapshots. Takes its EC2 client as a parameter.
+import {
+    DeleteSnapshotCommand,
+    DeregisterImageCommand,
+    type EC2Client,
+    type Image,
+    paginateDescribeImages,
+} from "@aws-sdk/client-ec2";
+import { ErrorNames, errorMessage, errorName, JanitorError, wrapAwsError } from "./errors";
+import { type Log, silentLog } from "./log";
+
+/** The compact Map item: small enough that thousands fit in one 256 KiB state payload. */
+export interface ImageItem {
+    imageId: string;
+    name: string;
+    creationDate: string;
+    snapshotIds: string[];
+}
+
+export interface DeregisterResult {
+    imageId: string;
+    /** `deregistered`, `already-gone` (someone else was first, or an earlier run), or `dry-run`. */
+    outcome: "deregistered" | "already-gone" | "dry-run";
+}
+
+export interface SnapshotSkip {
+    snapshotId: string;
+    reason: string;
+}
+
+export interface DeleteSnapshotsResult {
+    imageId: string;
+    /** Deleted now, or (dry run) that would be deleted. */
+    deleted: string[];
+    alreadyGone: string[];
+    skipped: SnapshotSkip[];
+}
+
+const HOUR_MS = 3_600_000;
+const DESCRIBE_PAGE_SIZE = 1000;
+
+/** Age over the whole interval, in hours; NaN when the date cannot be read. */
+export function ageHours(creationDate: string, now: Date): number {
+    const created = Date.parse(creationDate);
+    return Number.isNaN(created) ? Number.NaN : (now.getTime() - created) / HOUR_MS;
+}
+
+/** Strictly older than validHours. An unreadable date is never expired: we keep what we cannot age. */
+export function isExpired(creationDate: string, validHours: number, now: Date): boolean {
+    const age = ageHours(creationDate, now);
+    return !Number.isNaN(age) && age > validHours;
+}
+
+/** EBS snapshot ids of an image, in mapping order; instance-store and NoDevice mappings have none. */
+export function snapshotIdsOf(image: Pick<Image, "BlockDeviceMappings">): string[] {
+    const ids = (image.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((id): id is string => !!id);
+    return [...new Set(ids)];
+}
+
+export interface ListOptions {
+    validHours: number;
+    now: Date;
+}
+
+/** Every available, self-owned AMI strictly older than validHours, across all DescribeImages pages. */
+export async function listExpiredImages(ec2: EC2Client, opts: ListOptions, log: Log = silentLog): Promise<ImageItem[]> {
+    const expired: ImageItem[] = [];
+    const pages = paginateDescribeImages(
+        { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
+        { Owners: ["self"], Filters: [{ Name: "state", Values: ["available"] }] },
+    );
+    for await (const page of pages) {
+        for (const image of page.Images ?? []) {
+            const imageId = image.ImageId ?? "";
+            // The filter already asks for available images; checked again because deleting is irreversible.
+            if (!imageId || image.State !== "available") continue;
+            const creationDate = image.CreationDate ?? "";
+            const age = ageHours(creationDate, opts.now);
+            if (Number.isNaN(age)) {
+                log({ message: "keep", imageId, reason: "unreadable-creation-date", creationDate });
+                continue;
+            }
+            if (age <= opts.validHours) continue;
+            const item = { imageId, name: image.Name ?? "", creationDate, snapshotIds: snapshotIdsOf(image) };
+            log({ message: "expired", imageId, ageHours: Math.floor(age), validHours: opts.validHours });
+            expired.push(item);
+        }
+    }
+    return expired;
+}
+
+const GONE_IMAGE = new Set(["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]);
+const GONE_SNAPSHOT = new Set(["InvalidSnapshot.NotFound"]);
+
+export interface ActionInput {
+    image: ImageItem;
+    dryRun: boolean;
+}
+
+/** Deregisters one AMI. Already gone counts as done, so re-runs are idempotent. */
+export async function deregisterImage(ec2: EC2Client, input: ActionInput, log: Log = silentLog): Promise<DeregisterResult> {
+    const { imageId } = input.image;
+    try {
+        await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DryRun: input.dryRun }));
+    } catch (err) {
+        const name = errorName(err);
+        if (input.dryRun && name === "DryRunOperation") {
+            log({ message: "would deregister", imageId });
+            return { imageId, outcome: "dry-run" };
+        }
+        if (GONE_IMAGE.has(name)) {
+            log({ message: "already gone", imageId, reason: name });
+            return { imageId, outcome: "already-gone" };
+        }
+        throw wrapAwsError(imageId, "DeregisterImage", err);
+    }
+    log({ message: "deregistered", imageId });
+    return { imageId, outcome: input.dryRun ? "dry-run" : "deregistered" };
+}
+
+const IN_USE_BY = /\b(ami-[0-9a-z]+)\b/;
+
+/**
+ * Deletes the AMI's EBS snapshots. A snapshot another AMI still uses is skipped with its reason. Every snapshot
+ * is tried before any failure is raised, so one bad snapshot does not leave the others behind.
+ */
+export async function deleteSnapshots(ec2: EC2Client, input: ActionInput, log: Log = silentLog): Promise<DeleteSnapshotsResult> {
+    const { imageId, snapshotIds } = input.image;
+    const result: DeleteSnapshotsResult = { imageId, deleted: [], alreadyGone: [], skipped: [] };
+    const failures: JanitorError[] = [];
+    for (const snapshotId of snapshotIds) {
+        try {
+            await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, DryRun: input.dryRun }));
+            result.deleted.push(snapshotId);
+            log({ message: input.dryRun ? "would delete snapshot" : "deleted snapshot", imageId, snapshotId });
+        } catch (err) {
+            const name = errorName(err);
+            if (input.dryRun && name === "DryRunOperation") {
+                result.deleted.push(snapshotId);
+                log({ message: "would delete snapshot", imageId, snapshotId });
+            } else if (GONE_SNAPSHOT.has(name)) {
+                result.alreadyGone.push(snapshotId);
+                log({ message: "snapshot already gone", imageId, snapshotId });
+            } else if (name === "InvalidSnapshot.InUse") {
+                const user = IN_USE_BY.exec(errorMessage(err))?.[1];
+                if (user === imageId && input.dryRun) {
+                    // In a dry run the AMI is still registered; the real run deregisters it first.
+                    result.deleted.push(snapshotId);
+                    log({ message: "would delete snapshot", imageId, snapshotId });
+                } else if (user === imageId) {
+                    // EC2 releases a just-deregistered AMI's snapshots shortly after; the state retries.
+                    failures.push(
+                        new JanitorError(ErrorNames.snapshotStillInUse, `${imageId}: snapshot ${snapshotId} is still held by ${imageId}`),
+                    );
+                } else {
+                    const reason = user ? `in-use:image ${user}` : "in-use";
+                    result.skipped.push({ snapshotId, reason });
+                    log({ message: "keep snapshot", imageId, snapshotId, reason });
+                }
+            } else {
+                failures.push(wrapAwsError(`${imageId}: snapshot ${snapshotId}`, "DeleteSnapshot", err));
+            }
+        }
+    }
+    if (failures.length > 0) {
+        // Retryable failures only when every failure is retryable; otherwise report them all as one AWS error.
+        const names = new Set(failures.map((f) => f.name));
+        const name = names.size === 1 ? failures[0].name : ErrorNames.awsError;
+        throw new JanitorError(name, failures.map((f) => f.message).join("; "));
+    }
+    return result;
+}

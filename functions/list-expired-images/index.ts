@@ -1,0 +1,7 @@
+// Lambda entry: lists the account's expired AMIs as compact Map items.
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ec2ClientConfig } from "../core/clients";
+import { listExpiredImagesHandler } from "../core/handlers";
+
+const ec2 = new EC2Client(ec2ClientConfig);
+export const handler = listExpiredImagesHandler(ec2);

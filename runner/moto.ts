@@ -1,0 +1,116 @@
+// Local AWS emulator harness: finds or installs moto, starts it on a free loopback port, seeds AMIs, stops it.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EC2Client } from "@aws-sdk/client-ec2";
+
+/** moto's default account: AMIs seeded with this owner are the account's own. */
+export const MOTO_ACCOUNT_ID = "123456789012";
+export const MOTO_REGION = "us-east-1";
+
+/** One entry of MOTO_AMIS_PATH, in moto's own field names. */
+export interface SeedAmi {
+    ami_id: string;
+    name: string;
+    owner_id: string;
+    creation_date: string;
+    state?: string;
+    tags?: Record<string, string>;
+    description?: string;
+}
+
+export interface Moto {
+    endpoint: string;
+    stop(): Promise<void>;
+}
+
+const INSTALL_SCRIPT = join(__dirname, "..", "scripts", "install-moto.sh");
+let pythonPath: string | undefined;
+
+/** The python that can run `-m moto.server`, installing moto the first time if needed. */
+export function findMotoPython(): string {
+    pythonPath ??= execFileSync("bash", [INSTALL_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+    return pythonPath;
+}
+
+export async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+        });
+    });
+}
+
+async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`moto server exited with code ${child.exitCode}`);
+        try {
+            const res = await fetch(`${endpoint}/moto-api/`);
+            if (res.status < 500) return;
+        } catch {
+            // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`moto server did not answer at ${endpoint} within ${timeoutMs} ms`);
+}
+
+/** Starts moto server; with `amis`, those are the only AMIs it knows (none of moto's public catalogue). */
+export async function startMoto(opts: { amis?: SeedAmi[] } = {}): Promise<Moto> {
+    const python = findMotoPython();
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), "image-janitor-moto-"));
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_DEFAULT_REGION: MOTO_REGION };
+    if (opts.amis) {
+        const amisPath = join(dir, "amis.json");
+        writeFileSync(amisPath, JSON.stringify(opts.amis));
+        env.MOTO_AMIS_PATH = amisPath;
+    } else {
+        env.MOTO_EC2_LOAD_DEFAULT_AMIS = "false";
+    }
+    const child = spawn(python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+        env,
+        stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    const endpoint = `http://127.0.0.1:${port}`;
+    try {
+        await waitUntilUp(endpoint, child, 30_000);
+    } catch (err) {
+        child.kill("SIGKILL");
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error(`${(err as Error).message}\n${stderr}`);
+    }
+    return {
+        endpoint,
+        stop: async () => {
+            if (child.exitCode === null) {
+                const exited = new Promise((r) => child.once("exit", r));
+                child.kill("SIGTERM");
+                await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+                if (child.exitCode === null) child.kill("SIGKILL");
+            }
+            rmSync(dir, { recursive: true, force: true });
+        },
+    };
+}
+
+export const motoCredentials = { accessKeyId: "testing", secretAccessKey: "testing" };
+
+export function motoEc2(endpoint: string): EC2Client {
+    return new EC2Client({ endpoint, region: MOTO_REGION, credentials: motoCredentials });
+}
+
+/** An ISO timestamp `hours` before `now`, in the format EC2 reports CreationDate. */
+export function hoursAgo(hours: number, now = new Date()): string {
+    return new Date(now.getTime() - hours * 3_600_000).toISOString();
+}
