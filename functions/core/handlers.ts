@@ -12,6 +12,7 @@ import {
     listExpiredImages,
 } from "./images";
 import { consoleLog, type Log } from "./log";
+import { validHours } from "./validate";
 
 export interface ListEvent {
     valid_hours: number;
@@ -24,14 +25,6 @@ export interface HandlerOptions {
 
 const IMAGE_ID = /^ami-[0-9a-z]+$/;
 const SNAPSHOT_ID = /^snap-[0-9a-z]+$/;
-
-export function parseValidHours(value: unknown, key = "valid_hours"): number {
-    const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-        throw invalidInput(key, value, "a whole number of hours, 1 or more");
-    }
-    return n;
-}
 
 function parseActionInput(event: unknown): ActionInput {
     const e = (event ?? {}) as { image?: Partial<ImageItem>; dryRun?: unknown };
@@ -59,7 +52,7 @@ function parseActionInput(event: unknown): ActionInput {
 export function listExpiredImagesHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
     const { log = consoleLog, now = () => new Date() } = opts;
     return async (event: ListEvent): Promise<ImageItem[]> =>
-        listExpiredImages(ec2, { validHours: parseValidHours(event?.valid_hours), now: now() }, log);
+        listExpiredImages(ec2, { validHours: validHours(event?.valid_hours, "valid_hours"), now: now() }, log);
 }
 
 export function deregisterImageHandler(ec2: EC2Client, opts: HandlerOptions = {}) {

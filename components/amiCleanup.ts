@@ -1,0 +1,212 @@
+// AmiCleanup: the scheduled state machine that deregisters expired AMIs and deletes their snapshots.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { functionArchive } from "./bundle";
+import { buildDefinition } from "./definition";
+import {
+    assumeRolePolicy,
+    deleteSnapshotsPolicy,
+    deregisterImagePolicy,
+    listImagesPolicy,
+    type PolicyDocument,
+    type Scope,
+    schedulerPolicy,
+    stateMachinePolicy,
+} from "./policies";
+
+/** The three Lambda functions, keyed the same way in every output. */
+export type FunctionKey = "list" | "deregister" | "snapshots";
+
+export interface AmiCleanupArgs {
+    /** An AMI is deleted when it is strictly older than this many hours. */
+    validHours: pulumi.Input<number>;
+    /** EventBridge Scheduler expression that starts a run. Defaults to `rate(1 hour)`. */
+    schedule?: pulumi.Input<string>;
+    /** Send every EC2 call with DryRun: proves permissions and deletes nothing. Defaults to `false`. */
+    dryRun?: pulumi.Input<boolean>;
+    /** AMIs the Map state works on at once (1 to 40). Defaults to `10`. */
+    maxConcurrency?: pulumi.Input<number>;
+    /** Retention of every log group the component creates, in days. Defaults to `30`. */
+    logRetentionDays?: pulumi.Input<number>;
+}
+
+interface FunctionSpec {
+    entry: string;
+    description: string;
+    timeout: number;
+    policy: (logGroupArn: string, scope: Scope) => PolicyDocument;
+}
+
+const FUNCTIONS: Record<FunctionKey, FunctionSpec> = {
+    list: {
+        entry: "list-expired-images",
+        description: "image-janitor: lists the account's AMIs older than validHours",
+        timeout: 300,
+        policy: (logGroupArn) => listImagesPolicy(logGroupArn),
+    },
+    deregister: {
+        entry: "deregister-image",
+        description: "image-janitor: deregisters one AMI",
+        timeout: 60,
+        policy: deregisterImagePolicy,
+    },
+    snapshots: {
+        entry: "delete-snapshots",
+        description: "image-janitor: deletes one AMI's EBS snapshots",
+        timeout: 120,
+        policy: deleteSnapshotsPolicy,
+    },
+};
+
+const FUNCTION_KEYS = Object.keys(FUNCTIONS) as FunctionKey[];
+
+export class AmiCleanup extends pulumi.ComponentResource {
+    public readonly stateMachineArn: pulumi.Output<string>;
+    public readonly functionNames: pulumi.Output<Record<FunctionKey, string>>;
+    public readonly scheduleName: pulumi.Output<string>;
+    public readonly logGroupNames: pulumi.Output<Record<FunctionKey | "stateMachine", string>>;
+
+    constructor(name: string, args: AmiCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("image-janitor:ami:AmiCleanup", name, {}, opts);
+        const parent = { parent: this };
+        const retentionInDays = args.logRetentionDays ?? 30;
+
+        const partition = aws.getPartitionOutput({}, parent).partition;
+        const region = aws.getRegionOutput({}, parent).region;
+        const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
+        const scope = pulumi.all([partition, region, accountId]).apply(([p, r, a]) => ({ partition: p, region: r, accountId: a }));
+
+        const functions = {} as Record<FunctionKey, aws.lambda.Function>;
+        const logGroups = {} as Record<FunctionKey, aws.cloudwatch.LogGroup>;
+        for (const key of FUNCTION_KEYS) {
+            const spec = FUNCTIONS[key];
+            const logGroup = new aws.cloudwatch.LogGroup(`${name}-${key}`, { retentionInDays }, parent);
+            const role = new aws.iam.Role(
+                `${name}-${key}`,
+                { description: spec.description, assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")) },
+                parent,
+            );
+            const rolePolicy = new aws.iam.RolePolicy(
+                `${name}-${key}`,
+                {
+                    role: role.id,
+                    policy: pulumi.all([logGroup.arn, scope]).apply(([arn, s]) => JSON.stringify(spec.policy(arn, s))),
+                },
+                parent,
+            );
+            logGroups[key] = logGroup;
+            functions[key] = new aws.lambda.Function(
+                `${name}-${key}`,
+                {
+                    description: spec.description,
+                    runtime: aws.lambda.Runtime.NodeJS22dX,
+                    architectures: ["arm64"],
+                    handler: "index.handler",
+                    code: functionArchive(spec.entry),
+                    role: role.arn,
+                    timeout: spec.timeout,
+                    memorySize: 256,
+                    loggingConfig: {
+                        logFormat: "JSON",
+                        logGroup: logGroup.name,
+                        applicationLogLevel: "INFO",
+                        systemLogLevel: "WARN",
+                    },
+                },
+                // The function must not run before its permissions exist.
+                { parent: this, dependsOn: [rolePolicy] },
+            );
+        }
+
+        const machineLogGroup = new aws.cloudwatch.LogGroup(
+            `${name}-machine`,
+            // The vended-logs prefix keeps Step Functions from growing the account's log resource policy.
+            { namePrefix: `/aws/vendedlogs/states/${name}-`, retentionInDays },
+            parent,
+        );
+        const machineRole = new aws.iam.Role(
+            `${name}-machine`,
+            { assumeRolePolicy: accountId.apply((a) => JSON.stringify(assumeRolePolicy("states.amazonaws.com", a))) },
+            parent,
+        );
+        const machinePolicy = new aws.iam.RolePolicy(
+            `${name}-machine`,
+            {
+                role: machineRole.id,
+                policy: pulumi
+                    .all(FUNCTION_KEYS.map((k) => functions[k].arn))
+                    .apply((arns) => JSON.stringify(stateMachinePolicy(arns))),
+            },
+            parent,
+        );
+        const definition = pulumi
+            .all([functions.list.arn, functions.deregister.arn, functions.snapshots.arn, args.validHours, args.dryRun ?? false, args.maxConcurrency ?? 10])
+            .apply(([list, deregister, snapshots, validHours, dryRun, maxConcurrency]) =>
+                JSON.stringify(
+                    buildDefinition({
+                        listFunctionArn: list,
+                        deregisterFunctionArn: deregister,
+                        deleteSnapshotsFunctionArn: snapshots,
+                        validHours,
+                        dryRun,
+                        maxConcurrency,
+                    }),
+                ),
+            );
+        const machine = new aws.sfn.StateMachine(
+            `${name}-machine`,
+            {
+                type: "STANDARD",
+                roleArn: machineRole.arn,
+                definition,
+                loggingConfiguration: {
+                    level: "ALL",
+                    includeExecutionData: true,
+                    logDestination: pulumi.interpolate`${machineLogGroup.arn}:*`,
+                },
+            },
+            { parent: this, dependsOn: [machinePolicy] },
+        );
+
+        const schedulerRole = new aws.iam.Role(
+            `${name}-schedule`,
+            { assumeRolePolicy: accountId.apply((a) => JSON.stringify(assumeRolePolicy("scheduler.amazonaws.com", a))) },
+            parent,
+        );
+        const schedulerRolePolicy = new aws.iam.RolePolicy(
+            `${name}-schedule`,
+            { role: schedulerRole.id, policy: machine.arn.apply((arn) => JSON.stringify(schedulerPolicy(arn))) },
+            parent,
+        );
+        const schedule = new aws.scheduler.Schedule(
+            `${name}-schedule`,
+            {
+                description: "image-janitor: starts the AMI cleanup",
+                scheduleExpression: args.schedule ?? "rate(1 hour)",
+                flexibleTimeWindow: { mode: "OFF" },
+                target: { arn: machine.arn, roleArn: schedulerRole.arn, input: "{}" },
+            },
+            { parent: this, dependsOn: [schedulerRolePolicy] },
+        );
+
+        this.stateMachineArn = machine.arn;
+        this.functionNames = pulumi.output({
+            list: functions.list.name,
+            deregister: functions.deregister.name,
+            snapshots: functions.snapshots.name,
+        });
+        this.scheduleName = schedule.name;
+        this.logGroupNames = pulumi.output({
+            list: logGroups.list.name,
+            deregister: logGroups.deregister.name,
+            snapshots: logGroups.snapshots.name,
+            stateMachine: machineLogGroup.name,
+        });
+        this.registerOutputs({
+            stateMachineArn: this.stateMachineArn,
+            functionNames: this.functionNames,
+            scheduleName: this.scheduleName,
+            logGroupNames: this.logGroupNames,
+        });
+    }
+}

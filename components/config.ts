@@ -1,0 +1,88 @@
+// Validates the stack's config once, before any resource is declared; errors name the key, the value and what is allowed.
+import { boolean, validHours, wholeNumber } from "../functions/core/validate";
+
+export interface ConfigSource {
+    get(key: string): string | undefined;
+}
+
+export interface JanitorConfig {
+    validHours: number;
+    schedule: string;
+    dryRun: boolean;
+    maxConcurrency: number;
+    logRetentionDays: number;
+}
+
+export const DEFAULTS = {
+    validHours: 168,
+    schedule: "rate(1 hour)",
+    dryRun: false,
+    maxConcurrency: 10,
+    logRetentionDays: 30,
+} as const;
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export class ConfigError extends Error {
+    constructor(key: string, value: unknown, allowed: string) {
+        super(`${key} must be ${allowed} (got ${JSON.stringify(value)})`);
+        this.name = "ConfigError";
+    }
+}
+
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+const CRON_FIELD = /^[0-9A-Za-z*?,/#\-LW]+$/;
+
+/** EventBridge rate(N unit) (singular unit exactly when N is 1) or cron with six fields and one `?` day field. */
+export function validSchedule(value: string, key = "schedule"): string {
+    const allowed = 'rate(N minute|minutes|hour|hours|day|days) or cron(min hour day-of-month month day-of-week year), e.g. "rate(1 hour)"';
+    const rate = RATE.exec(value);
+    if (rate) {
+        const n = Number(rate[1]);
+        const singular = !rate[2].endsWith("s");
+        if (n >= 1 && singular === (n === 1)) return value;
+        throw new ConfigError(key, value, `${allowed}; use the singular unit only for 1`);
+    }
+    const cron = /^cron\((.*)\)$/.exec(value);
+    if (cron) {
+        const fields = cron[1].trim().split(/\s+/);
+        const oneQuestionMark = (fields[2] === "?") !== (fields[4] === "?");
+        if (fields.length === 6 && fields.every((f) => CRON_FIELD.test(f)) && oneQuestionMark) return value;
+        throw new ConfigError(key, value, `${allowed}; cron needs six fields and exactly one of day-of-month or day-of-week as ?`);
+    }
+    throw new ConfigError(key, value, allowed);
+}
+
+/** Prefixes the project so the message matches what `pulumi config set` takes. */
+function checked<T>(key: string, raw: string, parse: (key: string, raw: string) => T): T {
+    try {
+        return parse(key, raw);
+    } catch (err) {
+        const wrapped = new Error(`invalid config image-janitor:${(err as Error).message}`);
+        wrapped.name = "ConfigError";
+        throw wrapped;
+    }
+}
+
+export function readJanitorConfig(config: ConfigSource): JanitorConfig {
+    const get = (key: string, fallback: string | number | boolean): string => {
+        const raw = config.get(key);
+        return raw === undefined ? String(fallback) : raw;
+    };
+    return {
+        validHours: checked("validHours", get("validHours", DEFAULTS.validHours), (k, v) => validHours(v, k)),
+        schedule: checked("schedule", get("schedule", DEFAULTS.schedule), (k, v) => validSchedule(v, k)),
+        dryRun: checked("dryRun", get("dryRun", DEFAULTS.dryRun), boolean),
+        maxConcurrency: checked("maxConcurrency", get("maxConcurrency", DEFAULTS.maxConcurrency), (k, v) => wholeNumber(k, v, 1, 40)),
+        logRetentionDays: checked("logRetentionDays", get("logRetentionDays", DEFAULTS.logRetentionDays), (k, v) => {
+            const n = wholeNumber(k, v, 1);
+            if (!(LOG_RETENTION_DAYS as readonly number[]).includes(n)) {
+                throw new ConfigError(k, v, `one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(", ")}`);
+            }
+            return n;
+        }),
+    };
+}

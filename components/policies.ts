@@ -1,0 +1,103 @@
+// Pure builders for every IAM document the program attaches: plain values in, plain JSON-able objects out.
+
+export interface Statement {
+    Sid?: string;
+    Effect: "Allow";
+    Action: string | string[];
+    Resource?: string | string[];
+    Principal?: Record<string, string>;
+    Condition?: Record<string, Record<string, string>>;
+}
+
+export interface PolicyDocument {
+    Version: "2012-10-17";
+    Statement: Statement[];
+}
+
+export interface Scope {
+    partition: string;
+    region: string;
+    accountId: string;
+}
+
+const doc = (...Statement: Statement[]): PolicyDocument => ({ Version: "2012-10-17", Statement });
+
+/** Trust policy for a service; `accountId` adds the confused-deputy guard AWS recommends. */
+export function assumeRolePolicy(service: string, accountId?: string): PolicyDocument {
+    return doc({
+        Effect: "Allow",
+        Action: "sts:AssumeRole",
+        Principal: { Service: service },
+        ...(accountId ? { Condition: { StringEquals: { "aws:SourceAccount": accountId } } } : {}),
+    });
+}
+
+/** Writing to its own log group only (not the AWSLambdaBasicExecutionRole `*`). */
+export function logWriteStatement(logGroupArn: string): Statement {
+    return {
+        Sid: "WriteOwnLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: `${logGroupArn}:*`,
+    };
+}
+
+/** DescribeImages has no resource-level permissions: AWS requires `*`. */
+export function listImagesPolicy(logGroupArn: string): PolicyDocument {
+    return doc(logWriteStatement(logGroupArn), {
+        Sid: "DescribeImages",
+        Effect: "Allow",
+        Action: "ec2:DescribeImages",
+        Resource: "*",
+    });
+}
+
+/** AMI ARNs carry no account id, so the narrowest scope is every image in the region. */
+export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocument {
+    return doc(logWriteStatement(logGroupArn), {
+        Sid: "DeregisterImages",
+        Effect: "Allow",
+        Action: "ec2:DeregisterImage",
+        Resource: `arn:${s.partition}:ec2:${s.region}::image/*`,
+    });
+}
+
+/** Snapshot ARNs carry no account id either: every snapshot in the region. */
+export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocument {
+    return doc(logWriteStatement(logGroupArn), {
+        Sid: "DeleteSnapshots",
+        Effect: "Allow",
+        Action: "ec2:DeleteSnapshot",
+        Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
+    });
+}
+
+/**
+ * Invoke exactly the cleanup functions. Step Functions' log delivery uses CloudWatch Logs' vended-log APIs, which
+ * have no resource-level permissions: AWS documents `*` for them.
+ */
+export function stateMachinePolicy(functionArns: string[]): PolicyDocument {
+    return doc(
+        { Sid: "InvokeCleanupFunctions", Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [...functionArns] },
+        {
+            Sid: "DeliverExecutionLogs",
+            Effect: "Allow",
+            Action: [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            Resource: "*",
+        },
+    );
+}
+
+/** The schedule may start exactly this state machine. */
+export function schedulerPolicy(stateMachineArn: string): PolicyDocument {
+    return doc({ Sid: "StartCleanup", Effect: "Allow", Action: "states:StartExecution", Resource: stateMachineArn });
+}

@@ -1,0 +1,19 @@
+// image-janitor's Pulumi program: reads and validates config, builds the components, exports their outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { AmiCleanup } from "./components/amiCleanup";
+import { readJanitorConfig } from "./components/config";
+
+const config = readJanitorConfig(new pulumi.Config());
+
+const cleanup = new AmiCleanup("ami-cleanup", {
+    validHours: config.validHours,
+    schedule: config.schedule,
+    dryRun: config.dryRun,
+    maxConcurrency: config.maxConcurrency,
+    logRetentionDays: config.logRetentionDays,
+});
+
+export const stateMachineArn = cleanup.stateMachineArn;
+export const functionNames = cleanup.functionNames;
+export const scheduleName = cleanup.scheduleName;
+export const logGroupNames = cleanup.logGroupNames;

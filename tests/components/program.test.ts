@@ -1,0 +1,177 @@
+// The whole Pulumi program under the mock runtime: what `pulumi up` would declare, input by input.
+import * as assert from "node:assert/strict";
+import { ACCOUNT_ID, parentTypeOf, REGION, registered, registrations, valueOf } from "../setup";
+
+const FN = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:ami-cleanup-${name}-0a1b2c3`;
+const LOGS = (name: string) => `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:ami-cleanup-${name}-0a1b2c3`;
+
+describe("Pulumi program (mock runtime)", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the program module's exports are outputs of several shapes
+    let program: any;
+
+    before(async () => {
+        program = await import("../../index");
+        await valueOf(program.stateMachineArn);
+        await valueOf(program.scheduleName);
+    });
+
+    it("declares exactly the AMI cleanup's resources, all under one component", () => {
+        const counts: Record<string, number> = {};
+        for (const r of registrations) counts[r.type] = (counts[r.type] ?? 0) + 1;
+        assert.deepEqual(counts, {
+            "image-janitor:ami:AmiCleanup": 1,
+            "aws:cloudwatch/logGroup:LogGroup": 4,
+            "aws:iam/role:Role": 5,
+            "aws:iam/rolePolicy:RolePolicy": 5,
+            "aws:lambda/function:Function": 3,
+            "aws:sfn/stateMachine:StateMachine": 1,
+            "aws:scheduler/schedule:Schedule": 1,
+        });
+        for (const r of registrations.filter((x) => x.type.startsWith("aws:"))) {
+            assert.equal(parentTypeOf(r.type, r.name), "image-janitor:ami:AmiCleanup", `${r.type} ${r.name}`);
+            assert.match(r.name, /^ami-cleanup-/);
+        }
+    });
+
+    it("ships three bundled Node.js 22 functions with JSON logs into their own log groups", () => {
+        const fns = registered("aws:lambda/function:Function");
+        assert.deepEqual(
+            fns.map((f) => [f.name, f.inputs.runtime, f.inputs.handler, f.inputs.architectures, f.inputs.timeout]),
+            [
+                ["ami-cleanup-list", "nodejs22.x", "index.handler", ["arm64"], 300],
+                ["ami-cleanup-deregister", "nodejs22.x", "index.handler", ["arm64"], 60],
+                ["ami-cleanup-snapshots", "nodejs22.x", "index.handler", ["arm64"], 120],
+            ],
+        );
+        for (const f of fns) {
+            const key = f.name.replace("ami-cleanup-", "");
+            assert.deepEqual(f.inputs.loggingConfig, {
+                logFormat: "JSON",
+                logGroup: `ami-cleanup-${key}-0a1b2c3`,
+                applicationLogLevel: "INFO",
+                systemLogLevel: "WARN",
+            });
+            assert.equal(f.inputs.role, `arn:aws:iam::${ACCOUNT_ID}:role/ami-cleanup-${key}-0a1b2c3`);
+        }
+    });
+
+    it("keeps every log group for the configured retention", () => {
+        const groups = registered("aws:cloudwatch/logGroup:LogGroup");
+        assert.deepEqual(
+            groups.map((g) => [g.name, g.inputs.retentionInDays, g.inputs.namePrefix]),
+            [
+                ["ami-cleanup-list", 14, undefined],
+                ["ami-cleanup-deregister", 14, undefined],
+                ["ami-cleanup-snapshots", 14, undefined],
+                ["ami-cleanup-machine", 14, "/aws/vendedlogs/states/ami-cleanup-"],
+            ],
+        );
+    });
+
+    it("gives each function exactly its own EC2 action and its own log group", () => {
+        const policy = (name: string) =>
+            JSON.parse(registered("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === `ami-cleanup-${name}`)?.inputs.policy as string);
+        const logs = (name: string) => ({
+            Sid: "WriteOwnLogs",
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            Resource: `${LOGS(name)}:*`,
+        });
+        assert.deepEqual(policy("list"), {
+            Version: "2012-10-17",
+            Statement: [logs("list"), { Sid: "DescribeImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" }],
+        });
+        assert.deepEqual(policy("deregister"), {
+            Version: "2012-10-17",
+            Statement: [
+                logs("deregister"),
+                { Sid: "DeregisterImages", Effect: "Allow", Action: "ec2:DeregisterImage", Resource: "arn:aws:ec2:us-east-1::image/*" },
+            ],
+        });
+        assert.deepEqual(policy("snapshots"), {
+            Version: "2012-10-17",
+            Statement: [
+                logs("snapshots"),
+                { Sid: "DeleteSnapshots", Effect: "Allow", Action: "ec2:DeleteSnapshot", Resource: "arn:aws:ec2:us-east-1::snapshot/*" },
+            ],
+        });
+        const machine = policy("machine");
+        assert.deepEqual(machine.Statement[0], {
+            Sid: "InvokeCleanupFunctions",
+            Effect: "Allow",
+            Action: "lambda:InvokeFunction",
+            Resource: [FN("list"), FN("deregister"), FN("snapshots")],
+        });
+        assert.deepEqual(policy("schedule"), {
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Sid: "StartCleanup",
+                    Effect: "Allow",
+                    Action: "states:StartExecution",
+                    Resource: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`,
+                },
+            ],
+        });
+    });
+
+    it("trusts only the service each role is for, guarded by the account", () => {
+        const trust = (name: string) =>
+            JSON.parse(registered("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-${name}`)?.inputs.assumeRolePolicy as string)
+                .Statement[0];
+        assert.deepEqual(trust("list").Principal, { Service: "lambda.amazonaws.com" });
+        assert.deepEqual(trust("machine"), {
+            Effect: "Allow",
+            Action: "sts:AssumeRole",
+            Principal: { Service: "states.amazonaws.com" },
+            Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT_ID } },
+        });
+        assert.deepEqual(trust("schedule").Principal, { Service: "scheduler.amazonaws.com" });
+    });
+
+    it("declares a STANDARD state machine that logs everything, with the configured definition", () => {
+        const [machine] = registered("aws:sfn/stateMachine:StateMachine");
+        assert.equal(machine.inputs.type, "STANDARD");
+        assert.deepEqual(machine.inputs.loggingConfiguration, {
+            level: "ALL",
+            includeExecutionData: true,
+            logDestination: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:/aws/vendedlogs/states/ami-cleanup-0a1b2c3d:*`,
+        });
+        const definition = JSON.parse(machine.inputs.definition as string);
+        assert.equal(definition.StartAt, "ListExpiredImagesState");
+        assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, { valid_hours: 24 });
+        assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
+        const map = definition.States.DeleteImageMapState;
+        assert.equal(map.MaxConcurrency, 5);
+        assert.deepEqual(map.ItemSelector, { "image.$": "$$.Map.Item.Value", dryRun: false });
+        assert.equal(map.ItemProcessor.States.DeleteImageState.Resource, FN("deregister"));
+        assert.equal(map.ItemProcessor.States.DeleteSnapshotState.Resource, FN("snapshots"));
+    });
+
+    it("starts the state machine on the configured schedule", () => {
+        const [schedule] = registered("aws:scheduler/schedule:Schedule");
+        assert.equal(schedule.inputs.scheduleExpression, "rate(2 hours)");
+        assert.deepEqual(schedule.inputs.flexibleTimeWindow, { mode: "OFF" });
+        assert.deepEqual(schedule.inputs.target, {
+            arn: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`,
+            roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/ami-cleanup-schedule-0a1b2c3`,
+            input: "{}",
+        });
+    });
+
+    it("exports the state machine, function, schedule and log group names", async () => {
+        assert.equal(await valueOf(program.stateMachineArn), `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`);
+        assert.deepEqual(await valueOf(program.functionNames), {
+            list: "ami-cleanup-list-0a1b2c3",
+            deregister: "ami-cleanup-deregister-0a1b2c3",
+            snapshots: "ami-cleanup-snapshots-0a1b2c3",
+        });
+        assert.equal(await valueOf(program.scheduleName), "ami-cleanup-schedule-0a1b2c3");
+        assert.deepEqual(await valueOf(program.logGroupNames), {
+            list: "ami-cleanup-list-0a1b2c3",
+            deregister: "ami-cleanup-deregister-0a1b2c3",
+            snapshots: "ami-cleanup-snapshots-0a1b2c3",
+            stateMachine: "/aws/vendedlogs/states/ami-cleanup-0a1b2c3d",
+        });
+    });
+});

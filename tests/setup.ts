@@ -1,0 +1,84 @@
+// Mocha's one setup file: sets Pulumi's mock runtime and stack config exactly once, and records every registration.
+import * as pulumi from "@pulumi/pulumi";
+
+export const ACCOUNT_ID = "123456789012";
+export const REGION = "us-east-1";
+
+export interface Registration {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+}
+
+export const registrations: Registration[] = [];
+
+export const TEST_CONFIG = {
+    "aws:region": REGION,
+    "image-janitor:validHours": "24",
+    "image-janitor:schedule": "rate(2 hours)",
+    "image-janitor:maxConcurrency": "5",
+    "image-janitor:logRetentionDays": "14",
+};
+
+pulumi.runtime.setAllConfig(TEST_CONFIG);
+
+/** Realistic computed outputs: an ARN and a physical name derived the way AWS and Pulumi derive them. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const physical = (inputs.name as string | undefined) ?? (inputs.namePrefix ? `${inputs.namePrefix}0a1b2c3d` : `${name}-0a1b2c3`);
+    const arns: Record<string, string> = {
+        "aws:lambda/function:Function": `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${physical}`,
+        "aws:cloudwatch/logGroup:LogGroup": `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${physical}`,
+        "aws:iam/role:Role": `arn:aws:iam::${ACCOUNT_ID}:role/${physical}`,
+        "aws:sfn/stateMachine:StateMachine": `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:${physical}`,
+        "aws:scheduler/schedule:Schedule": `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule/default/${physical}`,
+        "aws:ecr/repository:Repository": `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${physical}`,
+    };
+    return { ...inputs, name: physical, arn: arns[type] ?? `arn:aws:mock:${REGION}:${ACCOUNT_ID}:${physical}` };
+}
+
+pulumi.runtime.setMocks(
+    {
+        newResource(args) {
+            registrations.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const state = mockState(args.type, args.name, args.inputs);
+            return { id: `${args.name}-id`, state };
+        },
+        call(args) {
+            switch (args.token) {
+                case "aws:index/getCallerIdentity:getCallerIdentity":
+                    return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST" };
+                case "aws:index/getRegion:getRegion":
+                    return { name: REGION, region: REGION, id: REGION };
+                case "aws:index/getPartition:getPartition":
+                    return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+                default:
+                    throw new Error(`unexpected invoke ${args.token}`);
+            }
+        },
+    },
+    "image-janitor",
+    "test",
+    false,
+);
+
+/** The parent's type token, read from the URN the mock monitor gave the resource (`parent$child` chain). */
+export function parentTypeOf(type: string, name: string): string | undefined {
+    // biome-ignore lint/suspicious/noExplicitAny: the mock monitor's registry is not part of the typed API
+    const monitor = (pulumi.runtime as any).getMonitor() as { getRegisteredResources(): Map<string, unknown> };
+    for (const urn of monitor.getRegisteredResources().keys()) {
+        const [, , typeChain, ...rest] = urn.split("::");
+        const resourceName = rest.join("::");
+        const chain = typeChain.split("$");
+        if (chain[chain.length - 1] === type && resourceName === name) return chain.length > 1 ? chain[chain.length - 2] : undefined;
+    }
+    throw new Error(`no registered resource ${type} ${name}`);
+}
+
+/** The value of an output, awaited (a failing assertion then fails the test instead of timing it out). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply(resolve));
+}
+
+export function registered(type: string): Registration[] {
+    return registrations.filter((r) => r.type === type);
+}
