@@ -74,7 +74,9 @@ export class AmiCleanup extends pulumi.ComponentResource {
         const partition = aws.getPartitionOutput({}, parent).partition;
         const region = aws.getRegionOutput({}, parent).region;
         const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
-        const scope = pulumi.all([partition, region, accountId]).apply(([p, r, a]) => ({ partition: p, region: r, accountId: a }));
+        const scope = pulumi
+            .all([partition, region, accountId])
+            .apply(([p, r, a]) => ({ partition: p, region: r, accountId: a }));
 
         const functions = {} as Record<FunctionKey, aws.lambda.Function>;
         const logGroups = {} as Record<FunctionKey, aws.cloudwatch.LogGroup>;
@@ -83,14 +85,19 @@ export class AmiCleanup extends pulumi.ComponentResource {
             const logGroup = new aws.cloudwatch.LogGroup(`${name}-${key}`, { retentionInDays }, parent);
             const role = new aws.iam.Role(
                 `${name}-${key}`,
-                { description: spec.description, assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")) },
+                {
+                    description: spec.description,
+                    assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")),
+                },
                 parent,
             );
             const rolePolicy = new aws.iam.RolePolicy(
                 `${name}-${key}`,
                 {
                     role: role.id,
-                    policy: pulumi.all([logGroup.arn, scope]).apply(([arn, s]) => JSON.stringify(spec.policy(arn, s))),
+                    policy: pulumi
+                        .all([logGroup.arn, scope])
+                        .apply(([arn, s]) => JSON.stringify(spec.policy(arn, s))),
                 },
                 parent,
             );
@@ -126,7 +133,11 @@ export class AmiCleanup extends pulumi.ComponentResource {
         );
         const machineRole = new aws.iam.Role(
             `${name}-machine`,
-            { assumeRolePolicy: accountId.apply((a) => JSON.stringify(assumeRolePolicy("states.amazonaws.com", a))) },
+            {
+                assumeRolePolicy: accountId.apply((a) =>
+                    JSON.stringify(assumeRolePolicy("states.amazonaws.com", a)),
+                ),
+            },
             parent,
         );
         const machinePolicy = new aws.iam.RolePolicy(
@@ -140,7 +151,14 @@ export class AmiCleanup extends pulumi.ComponentResource {
             parent,
         );
         const definition = pulumi
-            .all([functions.list.arn, functions.deregister.arn, functions.snapshots.arn, args.validHours, args.dryRun ?? false, args.maxConcurrency ?? 10])
+            .all([
+                functions.list.arn,
+                functions.deregister.arn,
+                functions.snapshots.arn,
+                args.validHours,
+                args.dryRun ?? false,
+                args.maxConcurrency ?? 10,
+            ])
             .apply(([list, deregister, snapshots, validHours, dryRun, maxConcurrency]) =>
                 JSON.stringify(
                     buildDefinition({
@@ -170,12 +188,19 @@ export class AmiCleanup extends pulumi.ComponentResource {
 
         const schedulerRole = new aws.iam.Role(
             `${name}-schedule`,
-            { assumeRolePolicy: accountId.apply((a) => JSON.stringify(assumeRolePolicy("scheduler.amazonaws.com", a))) },
+            {
+                assumeRolePolicy: accountId.apply((a) =>
+                    JSON.stringify(assumeRolePolicy("scheduler.amazonaws.com", a)),
+                ),
+            },
             parent,
         );
         const schedulerRolePolicy = new aws.iam.RolePolicy(
             `${name}-schedule`,
-            { role: schedulerRole.id, policy: machine.arn.apply((arn) => JSON.stringify(schedulerPolicy(arn))) },
+            {
+                role: schedulerRole.id,
+                policy: machine.arn.apply((arn) => JSON.stringify(schedulerPolicy(arn))),
+            },
             parent,
         );
         const schedule = new aws.scheduler.Schedule(

@@ -38,7 +38,8 @@ const CRON_FIELD = /^[0-9A-Za-z*?,/#\-LW]+$/;
 
 /** EventBridge rate(N unit) (singular unit exactly when N is 1) or cron with six fields and one `?` day field. */
 export function validSchedule(value: string, key = "schedule"): string {
-    const allowed = 'rate(N minute|minutes|hour|hours|day|days) or cron(min hour day-of-month month day-of-week year), e.g. "rate(1 hour)"';
+    const allowed =
+        'rate(N minute|minutes|hour|hours|day|days) or cron(min hour day-of-month month day-of-week year), e.g. "rate(1 hour)"';
     const rate = RATE.exec(value);
     if (rate) {
         const n = Number(rate[1]);
@@ -51,7 +52,11 @@ export function validSchedule(value: string, key = "schedule"): string {
         const fields = cron[1].trim().split(/\s+/);
         const oneQuestionMark = (fields[2] === "?") !== (fields[4] === "?");
         if (fields.length === 6 && fields.every((f) => CRON_FIELD.test(f)) && oneQuestionMark) return value;
-        throw new ConfigError(key, value, `${allowed}; cron needs six fields and exactly one of day-of-month or day-of-week as ?`);
+        throw new ConfigError(
+            key,
+            value,
+            `${allowed}; cron needs six fields and exactly one of day-of-month or day-of-week as ?`,
+        );
     }
     throw new ConfigError(key, value, allowed);
 }
@@ -76,13 +81,23 @@ export function readJanitorConfig(config: ConfigSource): JanitorConfig {
         validHours: checked("validHours", get("validHours", DEFAULTS.validHours), (k, v) => validHours(v, k)),
         schedule: checked("schedule", get("schedule", DEFAULTS.schedule), (k, v) => validSchedule(v, k)),
         dryRun: checked("dryRun", get("dryRun", DEFAULTS.dryRun), boolean),
-        maxConcurrency: checked("maxConcurrency", get("maxConcurrency", DEFAULTS.maxConcurrency), (k, v) => wholeNumber(k, v, 1, 40)),
-        logRetentionDays: checked("logRetentionDays", get("logRetentionDays", DEFAULTS.logRetentionDays), (k, v) => {
-            const n = wholeNumber(k, v, 1);
-            if (!(LOG_RETENTION_DAYS as readonly number[]).includes(n)) {
-                throw new ConfigError(k, v, `one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(", ")}`);
-            }
-            return n;
-        }),
+        maxConcurrency: checked("maxConcurrency", get("maxConcurrency", DEFAULTS.maxConcurrency), (k, v) =>
+            wholeNumber(k, v, 1, 40),
+        ),
+        logRetentionDays: checked(
+            "logRetentionDays",
+            get("logRetentionDays", DEFAULTS.logRetentionDays),
+            (k, v) => {
+                const n = wholeNumber(k, v, 1);
+                if (!(LOG_RETENTION_DAYS as readonly number[]).includes(n)) {
+                    throw new ConfigError(
+                        k,
+                        v,
+                        `one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(", ")}`,
+                    );
+                }
+                return n;
+            },
+        ),
     };
 }

@@ -1,6 +1,8 @@
 // Pure builder for the cleanup state machine's Amazon States Language: function ARNs and options in, plain object out.
 // The deployed state machine and the local runner both use it, so they cannot drift.
 
+import { validHours, wholeNumber } from "../functions/core/validate";
+
 export const StateNames = {
     list: "ListExpiredImagesState",
     map: "DeleteImageMapState",
@@ -78,12 +80,8 @@ const retrySnapshotInUse = {
 const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: StateNames.imageFailed };
 
 export function validateDefinitionOptions(o: DefinitionOptions): void {
-    if (!Number.isInteger(o.validHours) || o.validHours < 1) {
-        throw new Error(`validHours must be a whole number of hours, 1 or more (got ${o.validHours})`);
-    }
-    if (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1 || o.maxConcurrency > 40) {
-        throw new Error(`maxConcurrency must be a whole number from 1 to 40 (got ${o.maxConcurrency})`);
-    }
+    validHours(o.validHours);
+    wholeNumber("maxConcurrency", o.maxConcurrency, 1, 40);
 }
 
 export function buildDefinition(o: DefinitionOptions): AslDefinition {
@@ -177,7 +175,13 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
             },
             [StateNames.checkFailures]: {
                 Type: "Choice",
-                Choices: [{ Variable: "$.scan.text", StringMatches: '*"status":"failed"*', Next: StateNames.reportFailures }],
+                Choices: [
+                    {
+                        Variable: "$.scan.text",
+                        StringMatches: '*"status":"failed"*',
+                        Next: StateNames.reportFailures,
+                    },
+                ],
                 Default: StateNames.done,
             },
             [StateNames.reportFailures]: {

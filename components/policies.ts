@@ -78,7 +78,12 @@ export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocu
  */
 export function stateMachinePolicy(functionArns: string[]): PolicyDocument {
     return doc(
-        { Sid: "InvokeCleanupFunctions", Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [...functionArns] },
+        {
+            Sid: "InvokeCleanupFunctions",
+            Effect: "Allow",
+            Action: "lambda:InvokeFunction",
+            Resource: [...functionArns],
+        },
         {
             Sid: "DeliverExecutionLogs",
             Effect: "Allow",
@@ -99,5 +104,10 @@ export function stateMachinePolicy(functionArns: string[]): PolicyDocument {
 
 /** The schedule may start exactly this state machine. */
 export function schedulerPolicy(stateMachineArn: string): PolicyDocument {
-    return doc({ Sid: "StartCleanup", Effect: "Allow", Action: "states:StartExecution", Resource: stateMachineArn });
+    return doc({
+        Sid: "StartCleanup",
+        Effect: "Allow",
+        Action: "states:StartExecution",
+        Resource: stateMachineArn,
+    });
 }

@@ -31,7 +31,10 @@ let pythonPath: string | undefined;
 
 /** The python that can run `-m moto.server`, installing moto the first time if needed. */
 export function findMotoPython(): string {
-    pythonPath ??= execFileSync("bash", [INSTALL_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+    pythonPath ??= execFileSync("bash", [INSTALL_SCRIPT], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
     return pythonPath;
 }
 
@@ -41,7 +44,9 @@ export async function freePort(): Promise<number> {
         server.once("error", reject);
         server.listen(0, "127.0.0.1", () => {
             const address = server.address();
-            server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+            server.close(() =>
+                typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+            );
         });
     });
 }

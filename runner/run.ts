@@ -3,7 +3,11 @@
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { StateMachine } from "aws-local-stepfunctions";
 import { buildDefinition, PARTIAL_FAILURE_ERROR, StateNames } from "../components/definition";
-import { deleteSnapshotsHandler, deregisterImageHandler, listExpiredImagesHandler } from "../functions/core/handlers";
+import {
+    deleteSnapshotsHandler,
+    deregisterImageHandler,
+    listExpiredImagesHandler,
+} from "../functions/core/handlers";
 import type { ImageItem } from "../functions/core/images";
 import { type Log, silentLog } from "../functions/core/log";
 
@@ -11,7 +15,8 @@ import { type Log, silentLog } from "../functions/core/log";
 export const LOCAL_FUNCTION_ARNS = {
     listFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-list",
     deregisterFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-deregister",
-    deleteSnapshotsFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-snapshots",
+    deleteSnapshotsFunctionArn:
+        "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-snapshots",
 };
 
 export interface LocalRunOptions {
@@ -71,14 +76,19 @@ export function describeFailure(error: string | undefined, cause: string | undef
 }
 
 export function summarize(expired: ImageItem[], s: ExecutionSummary): RunSummary {
-    const done = (r: IterationRecord) => ({ imageId: r.imageId, snapshotIds: [...(r.snapshotIds ?? []), ...(r.alreadyGone ?? [])] });
+    const done = (r: IterationRecord) => ({
+        imageId: r.imageId,
+        snapshotIds: [...(r.snapshotIds ?? []), ...(r.alreadyGone ?? [])],
+    });
     return {
         dryRun: s.dryRun,
         validHours: s.validHours,
         expired,
         deleted: s.results.filter((r) => r.status === "deleted").map(done),
         wouldDelete: s.results.filter((r) => r.status === "would-delete").map(done),
-        skippedSnapshots: s.results.flatMap((r) => (r.skippedSnapshots ?? []).map((k) => ({ imageId: r.imageId, ...k }))),
+        skippedSnapshots: s.results.flatMap((r) =>
+            (r.skippedSnapshots ?? []).map((k) => ({ imageId: r.imageId, ...k })),
+        ),
         failed: s.results
             .filter((r) => r.status === "failed")
             .map((r) => ({ imageId: r.imageId, error: describeFailure(r.error, r.cause) })),
@@ -97,7 +107,11 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const retryOverride =
         opts.retryIntervalMs === undefined
             ? undefined
-            : { [StateNames.list]: opts.retryIntervalMs, [StateNames.deregister]: opts.retryIntervalMs, [StateNames.snapshots]: opts.retryIntervalMs };
+            : {
+                  [StateNames.list]: opts.retryIntervalMs,
+                  [StateNames.deregister]: opts.retryIntervalMs,
+                  [StateNames.snapshots]: opts.retryIntervalMs,
+              };
     const execution = machine.run(
         {},
         {

@@ -24,7 +24,9 @@ pulumi.runtime.setAllConfig(TEST_CONFIG);
 
 /** Realistic computed outputs: an ARN and a physical name derived the way AWS and Pulumi derive them. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-    const physical = (inputs.name as string | undefined) ?? (inputs.namePrefix ? `${inputs.namePrefix}0a1b2c3d` : `${name}-0a1b2c3`);
+    const physical =
+        (inputs.name as string | undefined) ??
+        (inputs.namePrefix ? `${inputs.namePrefix}0a1b2c3d` : `${name}-0a1b2c3`);
     const arns: Record<string, string> = {
         "aws:lambda/function:Function": `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${physical}`,
         "aws:cloudwatch/logGroup:LogGroup": `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${physical}`,
@@ -33,7 +35,11 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         "aws:scheduler/schedule:Schedule": `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule/default/${physical}`,
         "aws:ecr/repository:Repository": `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${physical}`,
     };
-    return { ...inputs, name: physical, arn: arns[type] ?? `arn:aws:mock:${REGION}:${ACCOUNT_ID}:${physical}` };
+    return {
+        ...inputs,
+        name: physical,
+        arn: arns[type] ?? `arn:aws:mock:${REGION}:${ACCOUNT_ID}:${physical}`,
+    };
 }
 
 pulumi.runtime.setMocks(
@@ -46,7 +52,11 @@ pulumi.runtime.setMocks(
         call(args) {
             switch (args.token) {
                 case "aws:index/getCallerIdentity:getCallerIdentity":
-                    return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST" };
+                    return {
+                        accountId: ACCOUNT_ID,
+                        arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`,
+                        userId: "AIDTEST",
+                    };
                 case "aws:index/getRegion:getRegion":
                     return { name: REGION, region: REGION, id: REGION };
                 case "aws:index/getPartition:getPartition":
@@ -64,18 +74,21 @@ pulumi.runtime.setMocks(
 /** The parent's type token, read from the URN the mock monitor gave the resource (`parent$child` chain). */
 export function parentTypeOf(type: string, name: string): string | undefined {
     // biome-ignore lint/suspicious/noExplicitAny: the mock monitor's registry is not part of the typed API
-    const monitor = (pulumi.runtime as any).getMonitor() as { getRegisteredResources(): Map<string, unknown> };
+    const monitor = (pulumi.runtime as any).getMonitor() as {
+        getRegisteredResources(): Map<string, unknown>;
+    };
     for (const urn of monitor.getRegisteredResources().keys()) {
         const [, , typeChain, ...rest] = urn.split("::");
         const resourceName = rest.join("::");
         const chain = typeChain.split("$");
-        if (chain[chain.length - 1] === type && resourceName === name) return chain.length > 1 ? chain[chain.length - 2] : undefined;
+        if (chain[chain.length - 1] === type && resourceName === name)
+            return chain.length > 1 ? chain[chain.length - 2] : undefined;
     }
     throw new Error(`no registered resource ${type} ${name}`);
 }
 
 /** The value of an output, awaited (a failing assertion then fails the test instead of timing it out). */
-export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply(resolve));
 }
 

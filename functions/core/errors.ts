@@ -38,7 +38,8 @@ export function errorName(err: unknown): string {
 
 export function errorMessage(err: unknown): string {
     if (err instanceof Error) return err.message;
-    if (err && typeof err === "object" && "message" in err) return String((err as { message: unknown }).message);
+    if (err && typeof err === "object" && "message" in err)
+        return String((err as { message: unknown }).message);
     return String(err);
 }
 
@@ -51,5 +52,8 @@ export function wrapAwsError(subject: string, action: string, err: unknown): Jan
 }
 
 export function invalidInput(key: string, value: unknown, allowed: string): JanitorError {
-    return new JanitorError(ErrorNames.invalidInput, `${key} must be ${allowed} (got ${JSON.stringify(value) ?? String(value)})`);
+    return new JanitorError(
+        ErrorNames.invalidInput,
+        `${key} must be ${allowed} (got ${JSON.stringify(value) ?? String(value)})`,
+    );
 }

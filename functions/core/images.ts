@@ -53,7 +53,9 @@ export function isExpired(creationDate: string, validHours: number, now: Date): 
 
 /** EBS snapshot ids of an image, in mapping order; instance-store and NoDevice mappings have none. */
 export function snapshotIdsOf(image: Pick<Image, "BlockDeviceMappings">): string[] {
-    const ids = (image.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((id): id is string => !!id);
+    const ids = (image.BlockDeviceMappings ?? [])
+        .map((m) => m.Ebs?.SnapshotId)
+        .filter((id): id is string => !!id);
     return [...new Set(ids)];
 }
 
@@ -63,7 +65,11 @@ export interface ListOptions {
 }
 
 /** Every available, self-owned AMI strictly older than validHours, across all DescribeImages pages. */
-export async function listExpiredImages(ec2: EC2Client, opts: ListOptions, log: Log = silentLog): Promise<ImageItem[]> {
+export async function listExpiredImages(
+    ec2: EC2Client,
+    opts: ListOptions,
+    log: Log = silentLog,
+): Promise<ImageItem[]> {
     const expired: ImageItem[] = [];
     const pages = paginateDescribeImages(
         { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
@@ -98,7 +104,11 @@ export interface ActionInput {
 }
 
 /** Deregisters one AMI. Already gone counts as done, so re-runs are idempotent. */
-export async function deregisterImage(ec2: EC2Client, input: ActionInput, log: Log = silentLog): Promise<DeregisterResult> {
+export async function deregisterImage(
+    ec2: EC2Client,
+    input: ActionInput,
+    log: Log = silentLog,
+): Promise<DeregisterResult> {
     const { imageId } = input.image;
     try {
         await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DryRun: input.dryRun }));
@@ -124,7 +134,11 @@ const IN_USE_BY = /\b(ami-[0-9a-z]+)\b/;
  * Deletes the AMI's EBS snapshots. A snapshot another AMI still uses is skipped with its reason. Every snapshot
  * is tried before any failure is raised, so one bad snapshot does not leave the others behind.
  */
-export async function deleteSnapshots(ec2: EC2Client, input: ActionInput, log: Log = silentLog): Promise<DeleteSnapshotsResult> {
+export async function deleteSnapshots(
+    ec2: EC2Client,
+    input: ActionInput,
+    log: Log = silentLog,
+): Promise<DeleteSnapshotsResult> {
     const { imageId, snapshotIds } = input.image;
     const result: DeleteSnapshotsResult = { imageId, deleted: [], alreadyGone: [], skipped: [] };
     const failures: JanitorError[] = [];
@@ -132,7 +146,11 @@ export async function deleteSnapshots(ec2: EC2Client, input: ActionInput, log: L
         try {
             await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, DryRun: input.dryRun }));
             result.deleted.push(snapshotId);
-            log({ message: input.dryRun ? "would delete snapshot" : "deleted snapshot", imageId, snapshotId });
+            log({
+                message: input.dryRun ? "would delete snapshot" : "deleted snapshot",
+                imageId,
+                snapshotId,
+            });
         } catch (err) {
             const name = errorName(err);
             if (input.dryRun && name === "DryRunOperation") {
@@ -150,7 +168,10 @@ export async function deleteSnapshots(ec2: EC2Client, input: ActionInput, log: L
                 } else if (user === imageId) {
                     // EC2 releases a just-deregistered AMI's snapshots shortly after; the state retries.
                     failures.push(
-                        new JanitorError(ErrorNames.snapshotStillInUse, `${imageId}: snapshot ${snapshotId} is still held by ${imageId}`),
+                        new JanitorError(
+                            ErrorNames.snapshotStillInUse,
+                            `${imageId}: snapshot ${snapshotId} is still held by ${imageId}`,
+                        ),
                     );
                 } else {
                     const reason = user ? `in-use:image ${user}` : "in-use";

@@ -1,6 +1,6 @@
 // The whole Pulumi program under the mock runtime: what `pulumi up` would declare, input by input.
 import * as assert from "node:assert/strict";
-import { ACCOUNT_ID, parentTypeOf, REGION, registered, registrations, valueOf } from "../setup";
+import { ACCOUNT_ID, outputValue, parentTypeOf, REGION, registered, registrations } from "../setup";
 
 const FN = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:ami-cleanup-${name}-0a1b2c3`;
 const LOGS = (name: string) => `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:ami-cleanup-${name}-0a1b2c3`;
@@ -11,8 +11,8 @@ describe("Pulumi program (mock runtime)", () => {
 
     before(async () => {
         program = await import("../../index");
-        await valueOf(program.stateMachineArn);
-        await valueOf(program.scheduleName);
+        await outputValue(program.stateMachineArn);
+        await outputValue(program.scheduleName);
     });
 
     it("declares exactly the AMI cleanup's resources, all under one component", () => {
@@ -36,7 +36,13 @@ describe("Pulumi program (mock runtime)", () => {
     it("ships three bundled Node.js 22 functions with JSON logs into their own log groups", () => {
         const fns = registered("aws:lambda/function:Function");
         assert.deepEqual(
-            fns.map((f) => [f.name, f.inputs.runtime, f.inputs.handler, f.inputs.architectures, f.inputs.timeout]),
+            fns.map((f) => [
+                f.name,
+                f.inputs.runtime,
+                f.inputs.handler,
+                f.inputs.architectures,
+                f.inputs.timeout,
+            ]),
             [
                 ["ami-cleanup-list", "nodejs22.x", "index.handler", ["arm64"], 300],
                 ["ami-cleanup-deregister", "nodejs22.x", "index.handler", ["arm64"], 60],
@@ -70,7 +76,10 @@ describe("Pulumi program (mock runtime)", () => {
 
     it("gives each function exactly its own EC2 action and its own log group", () => {
         const policy = (name: string) =>
-            JSON.parse(registered("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === `ami-cleanup-${name}`)?.inputs.policy as string);
+            JSON.parse(
+                registered("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === `ami-cleanup-${name}`)
+                    ?.inputs.policy as string,
+            );
         const logs = (name: string) => ({
             Sid: "WriteOwnLogs",
             Effect: "Allow",
@@ -79,20 +88,33 @@ describe("Pulumi program (mock runtime)", () => {
         });
         assert.deepEqual(policy("list"), {
             Version: "2012-10-17",
-            Statement: [logs("list"), { Sid: "DescribeImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" }],
+            Statement: [
+                logs("list"),
+                { Sid: "DescribeImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" },
+            ],
         });
         assert.deepEqual(policy("deregister"), {
             Version: "2012-10-17",
             Statement: [
                 logs("deregister"),
-                { Sid: "DeregisterImages", Effect: "Allow", Action: "ec2:DeregisterImage", Resource: "arn:aws:ec2:us-east-1::image/*" },
+                {
+                    Sid: "DeregisterImages",
+                    Effect: "Allow",
+                    Action: "ec2:DeregisterImage",
+                    Resource: "arn:aws:ec2:us-east-1::image/*",
+                },
             ],
         });
         assert.deepEqual(policy("snapshots"), {
             Version: "2012-10-17",
             Statement: [
                 logs("snapshots"),
-                { Sid: "DeleteSnapshots", Effect: "Allow", Action: "ec2:DeleteSnapshot", Resource: "arn:aws:ec2:us-east-1::snapshot/*" },
+                {
+                    Sid: "DeleteSnapshots",
+                    Effect: "Allow",
+                    Action: "ec2:DeleteSnapshot",
+                    Resource: "arn:aws:ec2:us-east-1::snapshot/*",
+                },
             ],
         });
         const machine = policy("machine");
@@ -117,8 +139,10 @@ describe("Pulumi program (mock runtime)", () => {
 
     it("trusts only the service each role is for, guarded by the account", () => {
         const trust = (name: string) =>
-            JSON.parse(registered("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-${name}`)?.inputs.assumeRolePolicy as string)
-                .Statement[0];
+            JSON.parse(
+                registered("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-${name}`)?.inputs
+                    .assumeRolePolicy as string,
+            ).Statement[0];
         assert.deepEqual(trust("list").Principal, { Service: "lambda.amazonaws.com" });
         assert.deepEqual(trust("machine"), {
             Effect: "Allow",
@@ -160,14 +184,17 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("exports the state machine, function, schedule and log group names", async () => {
-        assert.equal(await valueOf(program.stateMachineArn), `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`);
-        assert.deepEqual(await valueOf(program.functionNames), {
+        assert.equal(
+            await outputValue(program.stateMachineArn),
+            `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`,
+        );
+        assert.deepEqual(await outputValue(program.functionNames), {
             list: "ami-cleanup-list-0a1b2c3",
             deregister: "ami-cleanup-deregister-0a1b2c3",
             snapshots: "ami-cleanup-snapshots-0a1b2c3",
         });
-        assert.equal(await valueOf(program.scheduleName), "ami-cleanup-schedule-0a1b2c3");
-        assert.deepEqual(await valueOf(program.logGroupNames), {
+        assert.equal(await outputValue(program.scheduleName), "ami-cleanup-schedule-0a1b2c3");
+        assert.deepEqual(await outputValue(program.logGroupNames), {
             list: "ami-cleanup-list-0a1b2c3",
             deregister: "ami-cleanup-deregister-0a1b2c3",
             snapshots: "ami-cleanup-snapshots-0a1b2c3",

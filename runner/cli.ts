@@ -1,0 +1,109 @@
+// `npm run cleanup`: runs the cleanup state machine locally against the AWS endpoint the environment selects.
+import { parseArgs } from "node:util";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ec2ClientConfig } from "../functions/core/clients";
+import { silentLog, stderrLog } from "../functions/core/log";
+import { validHours as parseValidHours, wholeNumber } from "../functions/core/validate";
+import { renderSummary } from "./report";
+import { runCleanup } from "./run";
+
+const USAGE = `usage: npm run cleanup -- --valid-hours <H> [--dry-run] [--json] [--max-concurrency <1-40>] [--verbose]
+
+Deregisters the account's AMIs strictly older than H hours and deletes their EBS snapshots, by running the
+deployed state machine's definition in this process. AWS_REGION, the credential chain and AWS_ENDPOINT_URL
+select the account or a local emulator. Try --dry-run first: it sends every call with EC2's DryRun flag.`;
+
+export class UsageError extends Error {}
+
+export interface CliOptions {
+    validHours: number;
+    dryRun: boolean;
+    json: boolean;
+    verbose: boolean;
+    maxConcurrency: number;
+}
+
+export function parseCli(argv: string[]): CliOptions {
+    let parsed: ReturnType<typeof parse>;
+    function parse() {
+        return parseArgs({
+            args: argv,
+            strict: true,
+            allowPositionals: false,
+            options: {
+                "valid-hours": { type: "string" },
+                "dry-run": { type: "boolean", default: false },
+                json: { type: "boolean", default: false },
+                verbose: { type: "boolean", default: false },
+                "max-concurrency": { type: "string", default: "10" },
+                help: { type: "boolean", default: false },
+            },
+        });
+    }
+    try {
+        parsed = parse();
+    } catch (err) {
+        throw new UsageError((err as Error).message);
+    }
+    const v = parsed.values;
+    if (v.help) throw new UsageError("");
+    if (v["valid-hours"] === undefined) throw new UsageError("--valid-hours is required");
+    try {
+        return {
+            validHours: parseValidHours(v["valid-hours"], "--valid-hours"),
+            maxConcurrency: wholeNumber("--max-concurrency", v["max-concurrency"], 1, 40),
+            dryRun: v["dry-run"] ?? false,
+            json: v.json ?? false,
+            verbose: v.verbose ?? false,
+        };
+    } catch (err) {
+        throw new UsageError((err as Error).message);
+    }
+}
+
+export async function main(argv: string[]): Promise<number> {
+    let opts: CliOptions;
+    try {
+        opts = parseCli(argv);
+    } catch (err) {
+        const message = (err as Error).message;
+        process.stderr.write(`${message ? `error: ${message}\n\n` : ""}${USAGE}\n`);
+        return message ? 2 : 0;
+    }
+    const ec2 = new EC2Client(ec2ClientConfig);
+    try {
+        await ec2.config.region();
+    } catch {
+        process.stderr.write("error: no AWS region: set AWS_REGION (or a profile with a region)\n");
+        return 2;
+    }
+    const summary = await runCleanup({
+        ec2,
+        validHours: opts.validHours,
+        dryRun: opts.dryRun,
+        maxConcurrency: opts.maxConcurrency,
+        log: opts.json || opts.verbose ? stderrLog : silentLog,
+        onProgress: opts.json
+            ? undefined
+            : (done, total) => process.stderr.write(`\r${done}/${total} AMIs done`),
+    });
+    if (opts.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+    } else {
+        if (summary.expired.length > 0) process.stderr.write("\n");
+        process.stdout.write(renderSummary(summary));
+    }
+    return summary.failed.length > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err) => {
+            process.stderr.write(`error: ${(err as Error).message}\n`);
+            process.exitCode = 1;
+        },
+    );
+}

@@ -1,0 +1,115 @@
+// Stack config validation: defaults, accepted forms, and an error naming the key and value for each bad one.
+import * as assert from "node:assert/strict";
+import { DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
+
+const read = (values: Record<string, string>) => readJanitorConfig({ get: (k) => values[k] });
+
+describe("stack config", () => {
+    it("applies the documented defaults", () => {
+        assert.deepEqual(read({}), { ...DEFAULTS });
+        assert.deepEqual(DEFAULTS, {
+            validHours: 168,
+            schedule: "rate(1 hour)",
+            dryRun: false,
+            maxConcurrency: 10,
+            logRetentionDays: 30,
+        });
+    });
+
+    it("reads every key", () => {
+        assert.deepEqual(
+            read({
+                validHours: "1",
+                schedule: "cron(0 3 * * ? *)",
+                dryRun: "true",
+                maxConcurrency: "40",
+                logRetentionDays: "365",
+            }),
+            {
+                validHours: 1,
+                schedule: "cron(0 3 * * ? *)",
+                dryRun: true,
+                maxConcurrency: 40,
+                logRetentionDays: 365,
+            },
+        );
+    });
+
+    const bad: [string, string, string][] = [
+        [
+            "validHours",
+            "0",
+            'invalid config image-janitor:validHours must be a whole number 1 or more (got "0")',
+        ],
+        [
+            "validHours",
+            "-5",
+            'invalid config image-janitor:validHours must be a whole number 1 or more (got "-5")',
+        ],
+        [
+            "validHours",
+            "abc",
+            'invalid config image-janitor:validHours must be a whole number 1 or more (got "abc")',
+        ],
+        [
+            "validHours",
+            "",
+            'invalid config image-janitor:validHours must be a whole number 1 or more (got "")',
+        ],
+        ["dryRun", "yes", 'invalid config image-janitor:dryRun must be true or false (got "yes")'],
+        [
+            "maxConcurrency",
+            "0",
+            'invalid config image-janitor:maxConcurrency must be a whole number from 1 to 40 (got "0")',
+        ],
+        [
+            "maxConcurrency",
+            "100",
+            'invalid config image-janitor:maxConcurrency must be a whole number from 1 to 40 (got "100")',
+        ],
+    ];
+    for (const [key, value, message] of bad) {
+        it(`rejects ${key}=${JSON.stringify(value)} naming the key and the value`, () => {
+            assert.throws(() => read({ [key]: value }), { name: "ConfigError", message });
+        });
+    }
+
+    it("rejects a log retention CloudWatch does not offer, listing those it does", () => {
+        assert.throws(() => read({ logRetentionDays: "10" }), {
+            message:
+                /^invalid config image-janitor:logRetentionDays must be one of CloudWatch Logs' retention periods: 1, 3, 5, 7, 14, 30,.* \(got "10"\)$/,
+        });
+    });
+
+    it("accepts EventBridge rate and cron expressions", () => {
+        for (const ok of [
+            "rate(1 hour)",
+            "rate(30 minutes)",
+            "rate(1 day)",
+            "rate(2 days)",
+            "cron(0 * * * ? *)",
+            "cron(15 10 ? * MON-FRI *)",
+        ]) {
+            assert.equal(validSchedule(ok), ok);
+        }
+    });
+
+    for (const value of [
+        "rate(1 hours)",
+        "rate(2 hour)",
+        "rate(0 minutes)",
+        "every hour",
+        "cron(0 * * * *)",
+        "cron(0 * * * * *)",
+        "rate(1 week)",
+        "",
+    ]) {
+        it(`rejects schedule ${JSON.stringify(value)}`, () => {
+            assert.throws(() => read({ schedule: value }), {
+                message: new RegExp(
+                    `^invalid config image-janitor:schedule must be rate\\(N .*\\(got ${JSON.stringify(value).replace(/[()*?]/g, "\\$&")}\\)$`,
+                ),
+            });
+        });
+    }
+});

@@ -1,0 +1,69 @@
+// IAM builders, without mocks: exact documents, and no mutating action on "*".
+import * as assert from "node:assert/strict";
+import {
+    deleteSnapshotsPolicy,
+    deregisterImagePolicy,
+    listImagesPolicy,
+    type PolicyDocument,
+    schedulerPolicy,
+    stateMachinePolicy,
+} from "../../components/policies";
+
+const scope = { partition: "aws-us-gov", region: "us-gov-west-1", accountId: "111122223333" };
+const LOG = "arn:aws-us-gov:logs:us-gov-west-1:111122223333:log-group:x";
+
+/** Actions AWS documents without resource-level permissions: `*` is the only scope it accepts. */
+const STAR_ONLY = new Set([
+    "ec2:DescribeImages",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+]);
+
+describe("IAM policy builders", () => {
+    const all: PolicyDocument[] = [
+        listImagesPolicy(LOG),
+        deregisterImagePolicy(LOG, scope),
+        deleteSnapshotsPolicy(LOG, scope),
+        stateMachinePolicy(["arn:fn:1"]),
+        schedulerPolicy("arn:sm"),
+    ];
+
+    it("grants `*` only to actions that have no resource-level permissions", () => {
+        for (const doc of all) {
+            for (const st of doc.Statement) {
+                const resources = ([] as string[]).concat(st.Resource ?? []);
+                if (!resources.includes("*")) continue;
+                for (const action of ([] as string[]).concat(st.Action))
+                    assert.ok(STAR_ONLY.has(action), `${action} on *`);
+            }
+        }
+    });
+
+    it("scopes AMI and snapshot deletion to the region's image and snapshot ARNs in the right partition", () => {
+        assert.deepEqual(deregisterImagePolicy(LOG, scope).Statement[1], {
+            Sid: "DeregisterImages",
+            Effect: "Allow",
+            Action: "ec2:DeregisterImage",
+            Resource: "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
+        });
+        assert.deepEqual(deleteSnapshotsPolicy(LOG, scope).Statement[1], {
+            Sid: "DeleteSnapshots",
+            Effect: "Allow",
+            Action: "ec2:DeleteSnapshot",
+            Resource: "arn:aws-us-gov:ec2:us-gov-west-1::snapshot/*",
+        });
+    });
+
+    it("lets the state machine invoke exactly the functions it is given", () => {
+        assert.deepEqual(stateMachinePolicy(["arn:a", "arn:b"]).Statement[0].Resource, ["arn:a", "arn:b"]);
+        assert.deepEqual(schedulerPolicy("arn:sm").Statement, [
+            { Sid: "StartCleanup", Effect: "Allow", Action: "states:StartExecution", Resource: "arn:sm" },
+        ]);
+    });
+});

@@ -1,0 +1,98 @@
+// The local runner over a stubbed EC2: one failing AMI is reported, the others finish, and the run is not a success.
+import * as assert from "node:assert/strict";
+import {
+    DeleteSnapshotCommand,
+    DeregisterImageCommand,
+    DescribeImagesCommand,
+    EC2Client,
+    type Image,
+} from "@aws-sdk/client-ec2";
+import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { describeFailure, runCleanup } from "../../runner/run";
+
+const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
+const old = (id: string, snaps: string[]): Image => ({
+    ImageId: id,
+    Name: id,
+    State: "available",
+    CreationDate: "2020-01-01T00:00:00.000Z",
+    BlockDeviceMappings: snaps.map((s) => ({ DeviceName: "/dev/xvda", Ebs: { SnapshotId: s } })),
+});
+
+describe("local runner", () => {
+    let ec2: AwsClientStub<EC2Client>;
+    before(() => {
+        ec2 = mockClient(EC2Client);
+    });
+    afterEach(() => ec2.reset());
+    after(() => ec2.restore());
+
+    it("finishes every other AMI when one fails, and reports the failure with its AMI", async () => {
+        ec2.on(DescribeImagesCommand).resolves({
+            Images: [
+                old("ami-01", ["snap-01"]),
+                old("ami-02", ["snap-02"]),
+                old("ami-03", ["snap-03a", "snap-03b"]),
+            ],
+        });
+        ec2.on(DeregisterImageCommand).resolves({});
+        ec2.on(DeregisterImageCommand, { ImageId: "ami-02" }).rejects(
+            awsError("UnauthorizedOperation", "denied"),
+        );
+        ec2.on(DeleteSnapshotCommand).resolves({});
+        const summary = await runCleanup({ ec2: new EC2Client({}), validHours: 1, retryIntervalMs: 0 });
+        assert.deepEqual(summary.deleted, [
+            { imageId: "ami-01", snapshotIds: ["snap-01"] },
+            { imageId: "ami-03", snapshotIds: ["snap-03a", "snap-03b"] },
+        ]);
+        assert.deepEqual(summary.failed, [
+            {
+                imageId: "ami-02",
+                error: "ImageJanitor.AwsError: ami-02: DeregisterImage failed: UnauthorizedOperation: denied",
+            },
+        ]);
+        assert.deepEqual(
+            ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
+            ["snap-01", "snap-03a", "snap-03b"],
+            "the failed AMI's snapshots are not touched",
+        );
+    });
+
+    it("retries throttled calls at the state level until they succeed", async () => {
+        ec2.on(DescribeImagesCommand).resolves({ Images: [old("ami-01", ["snap-01"])] });
+        ec2.on(DeregisterImageCommand)
+            .rejectsOnce(awsError("RequestLimitExceeded"))
+            .rejectsOnce(awsError("RequestLimitExceeded"))
+            .resolves({});
+        ec2.on(DeleteSnapshotCommand).resolves({});
+        const summary = await runCleanup({
+            ec2: new EC2Client({ maxAttempts: 1 }),
+            validHours: 1,
+            retryIntervalMs: 0,
+        });
+        assert.deepEqual(summary.deleted, [{ imageId: "ami-01", snapshotIds: ["snap-01"] }]);
+        assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 3);
+    });
+
+    it("fails the whole run, naming the key, when validHours is bad", async () => {
+        await assert.rejects(runCleanup({ ec2: new EC2Client({}), validHours: 0 }), {
+            message: "validHours must be a whole number 1 or more (got 0)",
+        });
+    });
+
+    it("reads a Lambda error's JSON cause and a local handler's plain one alike", () => {
+        const lambdaCause = JSON.stringify({
+            errorType: "ImageJanitor.AwsError",
+            errorMessage: "ami-1: boom",
+            trace: ["at x"],
+        });
+        assert.equal(
+            describeFailure("ImageJanitor.AwsError", lambdaCause),
+            "ImageJanitor.AwsError: ami-1: boom",
+        );
+        assert.equal(
+            describeFailure("ImageJanitor.AwsError", "ami-1: boom"),
+            "ImageJanitor.AwsError: ami-1: boom",
+        );
+    });
+});
