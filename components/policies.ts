@@ -4,7 +4,8 @@ export interface Statement {
     Sid?: string;
     Effect: "Allow";
     Action: string | string[];
-    Resource?: string | string[];
+    /** ARNs, or CloudFormation intrinsics (Fn::GetAtt, Fn::Sub) in the standalone template. */
+    Resource?: string | string[] | Record<string, unknown>;
     Principal?: Record<string, string>;
     Condition?: Record<string, Record<string, string>>;
 }
@@ -32,19 +33,19 @@ export function assumeRolePolicy(service: string, accountId?: string): PolicyDoc
     });
 }
 
-/** Writing to its own log group only (not the AWSLambdaBasicExecutionRole `*`). */
-export function logWriteStatement(logGroupArn: string): Statement {
+/** Writing to its own log group only (not the AWSLambdaBasicExecutionRole `*`): `logStreams` is `<log group ARN>:*`. */
+export function logWriteStatement(logStreams: Statement["Resource"]): Statement {
     return {
         Sid: "WriteOwnLogs",
         Effect: "Allow",
         Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        Resource: `${logGroupArn}:*`,
+        Resource: logStreams,
     };
 }
 
 /** DescribeImages has no resource-level permissions: AWS requires `*`. */
 export function listImagesPolicy(logGroupArn: string): PolicyDocument {
-    return doc(logWriteStatement(logGroupArn), {
+    return doc(logWriteStatement(`${logGroupArn}:*`), {
         Sid: "DescribeImages",
         Effect: "Allow",
         Action: "ec2:DescribeImages",
@@ -54,7 +55,7 @@ export function listImagesPolicy(logGroupArn: string): PolicyDocument {
 
 /** AMI ARNs carry no account id, so the narrowest scope is every image in the region. */
 export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocument {
-    return doc(logWriteStatement(logGroupArn), {
+    return doc(logWriteStatement(`${logGroupArn}:*`), {
         Sid: "DeregisterImages",
         Effect: "Allow",
         Action: "ec2:DeregisterImage",
@@ -64,7 +65,7 @@ export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocu
 
 /** Snapshot ARNs carry no account id either: every snapshot in the region. */
 export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocument {
-    return doc(logWriteStatement(logGroupArn), {
+    return doc(logWriteStatement(`${logGroupArn}:*`), {
         Sid: "DeleteSnapshots",
         Effect: "Allow",
         Action: "ec2:DeleteSnapshot",
@@ -109,5 +110,18 @@ export function schedulerPolicy(stateMachineArn: string): PolicyDocument {
         Effect: "Allow",
         Action: "states:StartExecution",
         Resource: stateMachineArn,
+    });
+}
+
+/** Exactly what emptying one repository takes, on that repository only. */
+export function emptyRepositoryPolicy(
+    repositoryArn: Statement["Resource"],
+    logStreams: Statement["Resource"],
+): PolicyDocument {
+    return doc(logWriteStatement(logStreams), {
+        Sid: "EmptyRepository",
+        Effect: "Allow",
+        Action: ["ecr:ListImages", "ecr:BatchDeleteImage"],
+        Resource: repositoryArn,
     });
 }

@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-ecr";
 import { errorMessage, errorName } from "./errors";
 import { type Log, silentLog } from "./log";
+import { sleep } from "./time";
 
 export interface RepositoryRef {
     repositoryName: string;
@@ -64,8 +65,6 @@ async function listDigests(ecr: ECRClient, repo: RepositoryRef): Promise<string[
     return [...digests];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Deletes every image in the repository. A missing repository counts as success. Per-image failures are retried
  * (an index's children, for example, can be deleted only after the index), then reported with the repository name.
@@ -93,7 +92,7 @@ export async function emptyRepository(
             if (round > attempts) {
                 // Images keep appearing: something is still pushing, and emptying would never end.
                 throw failed(
-                    `${repo.repositoryName}: still not empty after ${attempts} rounds; is something still pushing?`,
+                    `${repo.repositoryName}: images keep appearing after ${attempts} rounds; is something still pushing?`,
                 );
             }
             let failures: string[] = [];

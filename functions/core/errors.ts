@@ -28,20 +28,10 @@ const THROTTLING = new Set([
     "RequestThrottledException",
 ]);
 
-export function errorName(err: unknown): string {
-    if (err && typeof err === "object") {
-        const e = err as { name?: unknown; Code?: unknown; code?: unknown };
-        for (const v of [e.name, e.Code, e.code]) if (typeof v === "string" && v !== "Error") return v;
-    }
-    return "Error";
-}
+/** The AWS error code: SDK v3 puts it in `name`. */
+export const errorName = (err: unknown): string => (err as { name?: string } | undefined)?.name ?? "Error";
 
-export function errorMessage(err: unknown): string {
-    if (err instanceof Error) return err.message;
-    if (err && typeof err === "object" && "message" in err)
-        return String((err as { message: unknown }).message);
-    return String(err);
-}
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export const isThrottling = (err: unknown): boolean => THROTTLING.has(errorName(err));
 

@@ -187,7 +187,7 @@ describe("emptyRepository", () => {
                 backoffMs: () => 0,
             }),
             {
-                message: "busy: still not empty after 2 rounds; is something still pushing?",
+                message: "busy: images keep appearing after 2 rounds; is something still pushing?",
             },
         );
     });

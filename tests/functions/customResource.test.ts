@@ -1,0 +1,226 @@
+// The CloudFormation custom resource invoked as CloudFormation would: events in, a PUT to the ResponseURL out.
+import * as assert from "node:assert/strict";
+import { CreateRepositoryCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { inlineHandlerCode } from "../../components/bundle";
+import { type CfnEvent, handleCfnEvent, MAX_BODY_BYTES } from "../../functions/core/customResource";
+import type { LogFields } from "../../functions/core/log";
+import {
+    MOTO_REGION,
+    type Moto,
+    motoCredentials,
+    motoEcr,
+    pushTestImages,
+    startMoto,
+} from "../../runner/moto";
+import { type ResponseServer, startResponseServer } from "../https";
+
+// biome-ignore lint/suspicious/noExplicitAny: require-from-string ships no types
+const requireFromString: (code: string) => any = require("require-from-string");
+
+type Handler = (event: CfnEvent) => Promise<unknown>;
+
+function event(
+    server: ResponseServer,
+    type: CfnEvent["RequestType"],
+    props: Record<string, unknown>,
+    physicalId?: string,
+): CfnEvent {
+    const requestId = `req-${type}-${Math.random().toString(16).slice(2)}`;
+    return {
+        RequestType: type,
+        ResponseURL: server.url(requestId),
+        StackId: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/guid",
+        RequestId: requestId,
+        LogicalResourceId: "EmptyOnDelete",
+        ...(physicalId ? { PhysicalResourceId: physicalId } : {}),
+        ResourceProperties: {
+            ServiceToken: "arn:aws:lambda:us-east-1:123456789012:function:emptier",
+            ...props,
+        },
+    };
+}
+
+describe("CloudFormation custom resource", function () {
+    this.timeout(120_000);
+    let server: ResponseServer;
+    let moto: Moto;
+    let ecr: ECRClient;
+    const savedEnv = { ...process.env };
+    const handlers: Record<string, Handler> = {};
+
+    /** Invokes a handler and returns the one response CloudFormation received for it. */
+    async function invoke(handler: Handler, e: CfnEvent) {
+        const before = server.received.length;
+        await handler(e);
+        assert.equal(server.received.length, before + 1, "exactly one response per event");
+        const got = server.received[before];
+        assert.equal(got.method, "PUT");
+        assert.equal(got.path, new URL(e.ResponseURL).pathname + new URL(e.ResponseURL).search);
+        assert.equal(got.contentType, "");
+        assert.ok(Buffer.byteLength(got.body) < MAX_BODY_BYTES);
+        return JSON.parse(got.body);
+    }
+
+    before(async () => {
+        server = await startResponseServer();
+        moto = await startMoto();
+        ecr = motoEcr(moto.endpoint);
+        Object.assign(process.env, {
+            AWS_ENDPOINT_URL: moto.endpoint,
+            AWS_REGION: MOTO_REGION,
+            AWS_ACCESS_KEY_ID: motoCredentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: motoCredentials.secretAccessKey,
+        });
+        // The Lambda entry as deployed by Pulumi, and the inline code of the standalone template.
+        handlers.entry = require("../../functions/empty-repository-cfn/index").handler;
+        handlers.inline = requireFromString(inlineHandlerCode()).handler;
+    });
+    after(async () => {
+        process.env = savedEnv;
+        await server?.close();
+        await moto?.stop();
+    });
+
+    for (const which of ["entry", "inline"]) {
+        describe(`${which === "entry" ? "Lambda entry" : "standalone template's inline code"}`, () => {
+            const repo = `cfn-${which}`;
+
+            it("Create answers SUCCESS with a stable physical id and deletes nothing", async () => {
+                await ecr.send(new CreateRepositoryCommand({ repositoryName: repo }));
+                // 30 images in 40 entries: a third untagged, a third with one tag, a third with two
+                assert.equal(await pushTestImages(ecr, repo, 30, (n) => n % 3), 40);
+                const res = await invoke(handlers[which], event(server, "Create", { RepositoryName: repo }));
+                assert.deepEqual(
+                    { ...res, RequestId: undefined },
+                    {
+                        Status: "SUCCESS",
+                        PhysicalResourceId: `empty-on-delete:self:${repo}`,
+                        StackId: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/guid",
+                        RequestId: undefined,
+                        LogicalResourceId: "EmptyOnDelete",
+                        NoEcho: false,
+                    },
+                );
+                assert.equal(
+                    ((await ecr.send(new ListImagesCommand({ repositoryName: repo }))).imageIds ?? []).length,
+                    40,
+                );
+            });
+
+            it("Update keeps the id for the same repository, changes it for a new one, and deletes nothing", async () => {
+                const id = `empty-on-delete:self:${repo}`;
+                const same = await invoke(
+                    handlers[which],
+                    event(server, "Update", { RepositoryName: repo }, id),
+                );
+                assert.deepEqual([same.Status, same.PhysicalResourceId], ["SUCCESS", id]);
+                const renamed = await invoke(
+                    handlers[which],
+                    event(server, "Update", { RepositoryName: `${repo}-v2` }, id),
+                );
+                assert.deepEqual(
+                    [renamed.Status, renamed.PhysicalResourceId],
+                    ["SUCCESS", `empty-on-delete:self:${repo}-v2`],
+                );
+                assert.equal(
+                    ((await ecr.send(new ListImagesCommand({ repositoryName: repo }))).imageIds ?? []).length,
+                    40,
+                );
+            });
+
+            it("Delete empties the repository and reports how many images it deleted", async () => {
+                const res = await invoke(
+                    handlers[which],
+                    event(server, "Delete", { RepositoryName: repo }, `empty-on-delete:self:${repo}`),
+                );
+                assert.deepEqual(
+                    [res.Status, res.PhysicalResourceId, res.Data],
+                    ["SUCCESS", `empty-on-delete:self:${repo}`, { Deleted: 30 }],
+                );
+                assert.deepEqual(
+                    (await ecr.send(new ListImagesCommand({ repositoryName: repo }))).imageIds,
+                    [],
+                );
+            });
+
+            it("Delete of a repository that is already gone answers SUCCESS", async () => {
+                const res = await invoke(
+                    handlers[which],
+                    event(server, "Delete", { RepositoryName: `${repo}-never` }, "empty-on-delete:self:x"),
+                );
+                assert.deepEqual([res.Status, res.Data], ["SUCCESS", { Deleted: 0 }]);
+            });
+        });
+    }
+
+    describe("failures", () => {
+        let mock: AwsClientStub<ECRClient>;
+        before(() => {
+            mock = mockClient(ECRClient);
+        });
+        afterEach(() => mock.reset());
+        after(() => mock.restore());
+
+        it("an AWS error answers FAILED with a short reason naming the repository, and keeps the physical id", async () => {
+            mock.on(ListImagesCommand).rejects(
+                Object.assign(new Error("User is not authorized to perform: ecr:ListImages"), {
+                    name: "AccessDeniedException",
+                }),
+            );
+            const logs: LogFields[] = [];
+            const e = event(server, "Delete", { RepositoryName: "locked" }, "empty-on-delete:self:locked");
+            const res = await handleCfnEvent(new ECRClient({}), e, { log: (f) => logs.push(f) });
+            assert.deepEqual(
+                [res.Status, res.PhysicalResourceId, res.Reason],
+                [
+                    "FAILED",
+                    "empty-on-delete:self:locked",
+                    "locked: ListImages failed: AccessDeniedException: User is not authorized to perform: ecr:ListImages",
+                ],
+            );
+            assert.equal(JSON.parse(server.received[server.received.length - 1].body).Status, "FAILED");
+            assert.ok(logs.length >= 2);
+            for (const line of logs)
+                assert.doesNotMatch(
+                    JSON.stringify(line),
+                    /X-Amz-Signature|cfn-response/,
+                    "ResponseURL is never logged",
+                );
+        });
+
+        it("a Create without RepositoryName fails naming the key, and its rollback Delete succeeds without touching ECR", async () => {
+            const created = await handleCfnEvent(
+                new ECRClient({}),
+                event(server, "Create", { RepositoryName: "" }),
+            );
+            assert.deepEqual(
+                [created.Status, created.PhysicalResourceId, created.Reason],
+                [
+                    "FAILED",
+                    "EmptyOnDelete:not-created",
+                    'RepositoryName must be an ECR repository name (got "")',
+                ],
+            );
+            const deleted = await handleCfnEvent(
+                new ECRClient({}),
+                event(server, "Delete", { RepositoryName: "" }, created.PhysicalResourceId),
+            );
+            assert.equal(deleted.Status, "SUCCESS");
+            assert.equal(mock.calls().length, 0);
+        });
+
+        it("cuts a huge reason so the body stays under 4096 bytes", async () => {
+            mock.on(ListImagesCommand).rejects(
+                Object.assign(new Error(`"é${"x".repeat(10_000)}`), { name: "InternalError" }),
+            );
+            const res = await handleCfnEvent(
+                new ECRClient({}),
+                event(server, "Delete", { RepositoryName: "big" }, "empty-on-delete:self:big"),
+            );
+            assert.equal(res.Status, "FAILED");
+            assert.match(res.Reason ?? "", /^big: ListImages failed: InternalError: "éx+\.\.\.$/);
+            assert.ok(Buffer.byteLength(server.received[server.received.length - 1].body) < MAX_BODY_BYTES);
+        });
+    });
+});
