@@ -2,8 +2,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AmiCleanup } from "./components/amiCleanup";
 import { readJanitorConfig } from "./components/config";
+import { SelfEmptyingRepository } from "./components/selfEmptyingRepository";
 
-const config = readJanitorConfig(new pulumi.Config());
+const config = readJanitorConfig(new pulumi.Config(), pulumi.getStack());
 
 const cleanup = new AmiCleanup("ami-cleanup", {
     validHours: config.validHours,
@@ -13,7 +14,19 @@ const cleanup = new AmiCleanup("ami-cleanup", {
     logRetentionDays: config.logRetentionDays,
 });
 
+const repository = new SelfEmptyingRepository("images", {
+    repositoryName: config.repositoryName,
+    keepImages: config.keepImages,
+    untaggedExpiryDays: config.untaggedExpiryDays,
+    immutableTags: config.immutableTags,
+    emptyMode: config.ecrEmptyMode,
+    logRetentionDays: config.logRetentionDays,
+});
+
 export const stateMachineArn = cleanup.stateMachineArn;
 export const functionNames = cleanup.functionNames;
 export const scheduleName = cleanup.scheduleName;
 export const logGroupNames = cleanup.logGroupNames;
+export const repositoryName = repository.repositoryName;
+export const repositoryUrl = repository.repositoryUrl;
+export const ecrEmptyMode = config.ecrEmptyMode;

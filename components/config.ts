@@ -1,5 +1,6 @@
 // Validates the stack's config once, before any resource is declared; errors name the key, the value and what is allowed.
 import { boolean, validHours, wholeNumber } from "../functions/core/validate";
+import { EMPTY_MODES, type EmptyMode } from "./selfEmptyingRepository";
 
 export interface ConfigSource {
     get(key: string): string | undefined;
@@ -11,6 +12,11 @@ export interface JanitorConfig {
     dryRun: boolean;
     maxConcurrency: number;
     logRetentionDays: number;
+    repositoryName: string;
+    keepImages: number;
+    untaggedExpiryDays: number;
+    immutableTags: boolean;
+    ecrEmptyMode: EmptyMode;
 }
 
 export const DEFAULTS = {
@@ -19,7 +25,24 @@ export const DEFAULTS = {
     dryRun: false,
     maxConcurrency: 10,
     logRetentionDays: 30,
+    /** Empty: derived from the stack's name. */
+    repositoryName: "",
+    keepImages: 20,
+    untaggedExpiryDays: 14,
+    immutableTags: false,
+    ecrEmptyMode: "dynamic",
 } as const;
+
+const REPOSITORY_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** The repository name used when config leaves it empty: `image-janitor-<stack>`, made ECR-safe. */
+export function defaultRepositoryName(stack: string): string {
+    const safe = stack
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-+|-+$/g, "");
+    return `image-janitor-${safe || "stack"}`;
+}
 
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
@@ -72,7 +95,7 @@ function checked<T>(key: string, raw: string, parse: (key: string, raw: string) 
     }
 }
 
-export function readJanitorConfig(config: ConfigSource): JanitorConfig {
+export function readJanitorConfig(config: ConfigSource, stack: string): JanitorConfig {
     const get = (key: string, fallback: string | number | boolean): string => {
         const raw = config.get(key);
         return raw === undefined ? String(fallback) : raw;
@@ -99,5 +122,30 @@ export function readJanitorConfig(config: ConfigSource): JanitorConfig {
                 return n;
             },
         ),
+        repositoryName: checked("repositoryName", get("repositoryName", DEFAULTS.repositoryName), (k, v) => {
+            if (v === "") return defaultRepositoryName(stack);
+            if (!REPOSITORY_NAME.test(v)) {
+                throw new ConfigError(
+                    k,
+                    v,
+                    "an ECR repository name: 2 to 256 of a-z 0-9 . _ - /, starting and ending with a letter or digit",
+                );
+            }
+            return v;
+        }),
+        keepImages: checked("keepImages", get("keepImages", DEFAULTS.keepImages), (k, v) =>
+            wholeNumber(k, v, 0, 10_000),
+        ),
+        untaggedExpiryDays: checked(
+            "untaggedExpiryDays",
+            get("untaggedExpiryDays", DEFAULTS.untaggedExpiryDays),
+            (k, v) => wholeNumber(k, v, 0, 36_500),
+        ),
+        immutableTags: checked("immutableTags", get("immutableTags", DEFAULTS.immutableTags), boolean),
+        ecrEmptyMode: checked("ecrEmptyMode", get("ecrEmptyMode", DEFAULTS.ecrEmptyMode), (k, v) => {
+            if (!(EMPTY_MODES as readonly string[]).includes(v))
+                throw new ConfigError(k, v, `one of ${EMPTY_MODES.join(", ")}`);
+            return v as EmptyMode;
+        }),
     };
 }

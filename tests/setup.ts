@@ -35,6 +35,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         "aws:scheduler/schedule:Schedule": `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule/default/${physical}`,
         "aws:ecr/repository:Repository": `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${physical}`,
     };
+    if (type === "awsx:ecr:Repository") {
+        // awsx's remote component: its outputs are the inner repository and its URL.
+        const url = `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${physical}`;
+        const arn = `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${physical}`;
+        return { url, repository: { name: physical, arn, registryId: ACCOUNT_ID, repositoryUrl: url } };
+    }
     return {
         ...inputs,
         name: physical,
@@ -95,3 +101,38 @@ export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
 export function registered(type: string): Registration[] {
     return registrations.filter((r) => r.type === type);
 }
+
+/** Dependencies each registration declared, as URNs: all of them, and those behind each input property. */
+export interface DeclaredDependencies {
+    all: string[];
+    byProperty: Record<string, string[]>;
+}
+const dependencies = new Map<string, DeclaredDependencies>();
+
+// The mock monitor hands newResource no dependencies, so they are read off the registration request itself.
+{
+    // biome-ignore lint/suspicious/noExplicitAny: the mock monitor's request objects are untyped protobufs
+    const monitor = (pulumi.runtime as any).getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    monitor.registerResource = (req: any, callback: unknown) => {
+        const byProperty: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }, key: string) => {
+            byProperty[key] = deps.getUrnsList();
+        });
+        dependencies.set(`${req.getType()}::${req.getName()}`, {
+            all: req.getDependenciesList(),
+            byProperty,
+        });
+        return register(req, callback);
+    };
+}
+
+export function dependenciesOf(type: string, name: string): DeclaredDependencies {
+    const found = dependencies.get(`${type}::${name}`);
+    if (!found) throw new Error(`no registration of ${type} ${name}`);
+    return found;
+}
+
+export const urnOf = (type: string, name: string, parentType?: string) =>
+    `urn:pulumi:test::image-janitor::${parentType ? `${parentType}$` : ""}${type}::${name}`;

@@ -2,37 +2,50 @@
 import * as assert from "node:assert/strict";
 import { DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
 
-const read = (values: Record<string, string>) => readJanitorConfig({ get: (k) => values[k] });
+const read = (values: Record<string, string>) => readJanitorConfig({ get: (k) => values[k] }, "Prod_EU");
 
 describe("stack config", () => {
-    it("applies the documented defaults", () => {
-        assert.deepEqual(read({}), { ...DEFAULTS });
+    it("applies the documented defaults, deriving the repository name from the stack", () => {
+        assert.deepEqual(read({}), { ...DEFAULTS, repositoryName: "image-janitor-prod-eu" });
         assert.deepEqual(DEFAULTS, {
             validHours: 168,
             schedule: "rate(1 hour)",
             dryRun: false,
             maxConcurrency: 10,
             logRetentionDays: 30,
+            repositoryName: "",
+            keepImages: 20,
+            untaggedExpiryDays: 14,
+            immutableTags: false,
+            ecrEmptyMode: "dynamic",
         });
     });
 
     it("reads every key", () => {
-        assert.deepEqual(
-            read({
-                validHours: "1",
-                schedule: "cron(0 3 * * ? *)",
-                dryRun: "true",
-                maxConcurrency: "40",
-                logRetentionDays: "365",
-            }),
-            {
-                validHours: 1,
-                schedule: "cron(0 3 * * ? *)",
-                dryRun: true,
-                maxConcurrency: 40,
-                logRetentionDays: 365,
-            },
-        );
+        const all = {
+            validHours: "1",
+            schedule: "cron(0 3 * * ? *)",
+            dryRun: "true",
+            maxConcurrency: "40",
+            logRetentionDays: "365",
+            repositoryName: "team/web-app",
+            keepImages: "0",
+            untaggedExpiryDays: "3",
+            immutableTags: "true",
+            ecrEmptyMode: "cloudformation",
+        };
+        assert.deepEqual(read(all), {
+            validHours: 1,
+            schedule: "cron(0 3 * * ? *)",
+            dryRun: true,
+            maxConcurrency: 40,
+            logRetentionDays: 365,
+            repositoryName: "team/web-app",
+            keepImages: 0,
+            untaggedExpiryDays: 3,
+            immutableTags: true,
+            ecrEmptyMode: "cloudformation",
+        });
     });
 
     const bad: [string, string, string][] = [
@@ -66,6 +79,28 @@ describe("stack config", () => {
             "maxConcurrency",
             "100",
             'invalid config image-janitor:maxConcurrency must be a whole number from 1 to 40 (got "100")',
+        ],
+        [
+            "keepImages",
+            "-1",
+            'invalid config image-janitor:keepImages must be a whole number from 0 to 10000 (got "-1")',
+        ],
+        [
+            "untaggedExpiryDays",
+            "two",
+            'invalid config image-janitor:untaggedExpiryDays must be a whole number from 0 to 36500 (got "two")',
+        ],
+        ["immutableTags", "1", 'invalid config image-janitor:immutableTags must be true or false (got "1")'],
+        [
+            "ecrEmptyMode",
+            "terraform",
+            'invalid config image-janitor:ecrEmptyMode must be one of dynamic, cloudformation (got "terraform")',
+        ],
+        [
+            "repositoryName",
+            "Web_App",
+            "invalid config image-janitor:repositoryName must be an ECR repository name: 2 to 256 of a-z 0-9 . _ - /, " +
+                'starting and ending with a letter or digit (got "Web_App")',
         ],
     ];
     for (const [key, value, message] of bad) {

@@ -1,6 +1,15 @@
 // The whole Pulumi program under the mock runtime: what `pulumi up` would declare, input by input.
 import * as assert from "node:assert/strict";
-import { ACCOUNT_ID, outputValue, parentTypeOf, REGION, registered, registrations } from "../setup";
+import {
+    ACCOUNT_ID,
+    dependenciesOf,
+    outputValue,
+    parentTypeOf,
+    REGION,
+    registered,
+    registrations,
+    urnOf,
+} from "../setup";
 
 const FN = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:ami-cleanup-${name}-0a1b2c3`;
 const LOGS = (name: string) => `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:ami-cleanup-${name}-0a1b2c3`;
@@ -15,9 +24,10 @@ describe("Pulumi program (mock runtime)", () => {
         await outputValue(program.scheduleName);
     });
 
-    it("declares exactly the AMI cleanup's resources, all under one component", () => {
+    it("declares exactly the AMI cleanup and the self-emptying repository, each under its component", () => {
+        const mine = registrations.filter((r) => /^(ami-cleanup|images)(-|$)/.test(r.name));
         const counts: Record<string, number> = {};
-        for (const r of registrations) counts[r.type] = (counts[r.type] ?? 0) + 1;
+        for (const r of mine) counts[r.type] = (counts[r.type] ?? 0) + 1;
         assert.deepEqual(counts, {
             "image-janitor:ami:AmiCleanup": 1,
             "aws:cloudwatch/logGroup:LogGroup": 4,
@@ -26,10 +36,15 @@ describe("Pulumi program (mock runtime)", () => {
             "aws:lambda/function:Function": 3,
             "aws:sfn/stateMachine:StateMachine": 1,
             "aws:scheduler/schedule:Schedule": 1,
+            "image-janitor:ecr:SelfEmptyingRepository": 1,
+            "awsx:ecr:Repository": 1,
+            "pulumi-nodejs:dynamic/image-janitor:RepositoryEmptier": 1,
         });
-        for (const r of registrations.filter((x) => x.type.startsWith("aws:"))) {
-            assert.equal(parentTypeOf(r.type, r.name), "image-janitor:ami:AmiCleanup", `${r.type} ${r.name}`);
-            assert.match(r.name, /^ami-cleanup-/);
+        for (const r of mine.filter((x) => !x.type.startsWith("image-janitor:"))) {
+            const expected = r.name.startsWith("ami-cleanup")
+                ? "image-janitor:ami:AmiCleanup"
+                : "image-janitor:ecr:SelfEmptyingRepository";
+            assert.equal(parentTypeOf(r.type, r.name), expected, `${r.type} ${r.name}`);
         }
     });
 
@@ -200,5 +215,51 @@ describe("Pulumi program (mock runtime)", () => {
             snapshots: "ami-cleanup-snapshots-0a1b2c3",
             stateMachine: "/aws/vendedlogs/states/ami-cleanup-0a1b2c3d",
         });
+        assert.equal(await outputValue(program.repositoryName), "image-janitor-test");
+        assert.equal(
+            await outputValue(program.repositoryUrl),
+            `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/image-janitor-test`,
+        );
+        assert.equal(program.ecrEmptyMode, "dynamic");
+    });
+
+    it("declares the repository with scanning, lifecycle rules and forceDelete off", () => {
+        const [repo] = registered("awsx:ecr:Repository");
+        assert.deepEqual(repo.inputs, {
+            name: "image-janitor-test",
+            forceDelete: false,
+            imageScanningConfiguration: { scanOnPush: true },
+            imageTagMutability: "MUTABLE",
+            lifecyclePolicy: {
+                rules: [
+                    {
+                        tagStatus: "untagged",
+                        maximumAgeLimit: 14,
+                        description: "Expire untagged images after 14 days",
+                    },
+                    { tagStatus: "any", maximumNumberOfImages: 20, description: "Keep the newest 20 images" },
+                ],
+            },
+        });
+    });
+
+    it("empties the repository through a dynamic resource fed by the repository's outputs, so it is deleted first", () => {
+        const type = "pulumi-nodejs:dynamic/image-janitor:RepositoryEmptier";
+        const emptier = registered(type).find((r) => r.name === "images-emptier");
+        assert.ok(emptier);
+        assert.deepEqual(
+            { ...emptier.inputs, __provider: typeof emptier.inputs.__provider },
+            {
+                repositoryName: "image-janitor-test",
+                registryId: ACCOUNT_ID,
+                region: REGION,
+                __provider: "string",
+            },
+        );
+        const repoUrn = urnOf("awsx:ecr:Repository", "images", "image-janitor:ecr:SelfEmptyingRepository");
+        const deps = dependenciesOf(type, "images-emptier");
+        assert.ok(deps.byProperty.repositoryName.includes(repoUrn), JSON.stringify(deps));
+        assert.ok(deps.byProperty.registryId.includes(repoUrn));
+        assert.ok(deps.all.includes(repoUrn));
     });
 });
