@@ -17,10 +17,8 @@ import {
     pushTestImages,
     startMoto,
 } from "../../runner/moto";
+import { requireFromString } from "../helpers";
 import { outputValue, registrations } from "../setup";
-
-// biome-ignore lint/suspicious/noExplicitAny: require-from-string ships no types
-const requireFromString: (code: string) => any = require("require-from-string");
 
 const ROOT = join(__dirname, "..", "..");
 

@@ -1,7 +1,6 @@
 // The CloudFormation custom resource invoked as CloudFormation would: events in, a PUT to the ResponseURL out.
 import * as assert from "node:assert/strict";
 import { CreateRepositoryCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
-import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { inlineHandlerCode } from "../../components/bundle";
 import { type CfnEvent, handleCfnEvent, MAX_BODY_BYTES } from "../../functions/core/customResource";
 import type { LogFields } from "../../functions/core/log";
@@ -13,10 +12,8 @@ import {
     pushTestImages,
     startMoto,
 } from "../../runner/moto";
+import { requireFromString, useClientMock } from "../helpers";
 import { type ResponseServer, startResponseServer } from "../https";
-
-// biome-ignore lint/suspicious/noExplicitAny: require-from-string ships no types
-const requireFromString: (code: string) => any = require("require-from-string");
 
 type Handler = (event: CfnEvent) => Promise<unknown>;
 
@@ -155,19 +152,16 @@ describe("CloudFormation custom resource", function () {
     }
 
     describe("failures", () => {
-        let mock: AwsClientStub<ECRClient>;
-        before(() => {
-            mock = mockClient(ECRClient);
-        });
-        afterEach(() => mock.reset());
-        after(() => mock.restore());
+        const mock = useClientMock(ECRClient);
 
         it("an AWS error answers FAILED with a short reason naming the repository, and keeps the physical id", async () => {
-            mock.on(ListImagesCommand).rejects(
-                Object.assign(new Error("User is not authorized to perform: ecr:ListImages"), {
-                    name: "AccessDeniedException",
-                }),
-            );
+            mock()
+                .on(ListImagesCommand)
+                .rejects(
+                    Object.assign(new Error("User is not authorized to perform: ecr:ListImages"), {
+                        name: "AccessDeniedException",
+                    }),
+                );
             const logs: LogFields[] = [];
             const e = event(server, "Delete", { RepositoryName: "locked" }, "empty-on-delete:self:locked");
             const res = await handleCfnEvent(new ECRClient({}), e, { log: (f) => logs.push(f) });
@@ -207,13 +201,13 @@ describe("CloudFormation custom resource", function () {
                 event(server, "Delete", { RepositoryName: "" }, created.PhysicalResourceId),
             );
             assert.equal(deleted.Status, "SUCCESS");
-            assert.equal(mock.calls().length, 0);
+            assert.equal(mock().calls().length, 0);
         });
 
         it("cuts a huge reason so the body stays under 4096 bytes", async () => {
-            mock.on(ListImagesCommand).rejects(
-                Object.assign(new Error(`"é${"x".repeat(10_000)}`), { name: "InternalError" }),
-            );
+            mock()
+                .on(ListImagesCommand)
+                .rejects(Object.assign(new Error(`"é${"x".repeat(10_000)}`), { name: "InternalError" }));
             const res = await handleCfnEvent(
                 new ECRClient({}),
                 event(server, "Delete", { RepositoryName: "big" }, "empty-on-delete:self:big"),

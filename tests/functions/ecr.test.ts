@@ -1,29 +1,29 @@
 // The ECR emptying core against aws-sdk-client-mock: pages, 100-id batches, tags, per-image failures, gone repos.
 import * as assert from "node:assert/strict";
 import { BatchDeleteImageCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
-import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import type { AwsClientStub } from "aws-sdk-client-mock";
 import { DELETE_BATCH_SIZE, EMPTY_FAILED, emptyRepository } from "../../functions/core/ecr";
+import { awsError, useClientMock } from "../helpers";
 
 const digest = (i: number) => `sha256:${i.toString(16).padStart(64, "0")}`;
-const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
 const noWait = { backoffMs: () => 0 };
 
 /** A fake repository: ListImages pages over what is left, BatchDeleteImage removes what it is given. */
 function fakeRepository(
-    ecr: AwsClientStub<ECRClient>,
+    stub: AwsClientStub<ECRClient>,
     entries: { imageDigest: string; imageTag?: string }[],
     pageSize = 1000,
 ) {
     let left = [...entries];
     const listInputs: unknown[] = [];
-    ecr.on(ListImagesCommand).callsFake((input) => {
+    stub.on(ListImagesCommand).callsFake((input) => {
         listInputs.push(JSON.parse(JSON.stringify(input)));
         const start = input.nextToken ? Number(input.nextToken) : 0;
         const page = left.slice(start, start + Math.min(pageSize, input.maxResults ?? 100));
         const next = start + page.length < left.length ? String(start + page.length) : undefined;
         return { imageIds: page, nextToken: next };
     });
-    ecr.on(BatchDeleteImageCommand).callsFake((input) => {
+    stub.on(BatchDeleteImageCommand).callsFake((input) => {
         const doomed = new Set(input.imageIds.map((i: { imageDigest: string }) => i.imageDigest));
         const deleted = left.filter((e) => doomed.has(e.imageDigest));
         left = left.filter((e) => !doomed.has(e.imageDigest));
@@ -33,19 +33,14 @@ function fakeRepository(
 }
 
 describe("emptyRepository", () => {
-    let ecr: AwsClientStub<ECRClient>;
-    before(() => {
-        ecr = mockClient(ECRClient);
-    });
-    afterEach(() => ecr.reset());
-    after(() => ecr.restore());
+    const ecr = useClientMock(ECRClient);
 
     it("lists every page at 1000 per page and deletes in batches of at most 100", async () => {
         const entries = Array.from({ length: 2345 }, (_, i) => ({
             imageDigest: digest(i),
             imageTag: `t${i}`,
         }));
-        const repo = fakeRepository(ecr, entries);
+        const repo = fakeRepository(ecr(), entries);
         const result = await emptyRepository(
             new ECRClient({}),
             { repositoryName: "web", registryId: "111122223333" },
@@ -64,7 +59,7 @@ describe("emptyRepository", () => {
             { repositoryName: "web", registryId: "111122223333", maxResults: 1000, nextToken: "1000" },
             { repositoryName: "web", registryId: "111122223333", maxResults: 1000, nextToken: "2000" },
         ]);
-        const batches = ecr
+        const batches = ecr()
             .commandCalls(BatchDeleteImageCommand)
             .map((c) => c.args[0].input.imageIds?.length ?? 0);
         assert.equal(batches.length, Math.ceil(2345 / DELETE_BATCH_SIZE));
@@ -72,7 +67,7 @@ describe("emptyRepository", () => {
             batches.every((n) => n <= 100),
             `batch sizes ${batches}`,
         );
-        assert.equal(ecr.commandCalls(BatchDeleteImageCommand)[0].args[0].input.registryId, "111122223333");
+        assert.equal(ecr().commandCalls(BatchDeleteImageCommand)[0].args[0].input.registryId, "111122223333");
     });
 
     it("deletes a digest with several tags once", async () => {
@@ -82,17 +77,18 @@ describe("emptyRepository", () => {
             { imageDigest: digest(1), imageTag: "stable" },
             { imageDigest: digest(2) },
         ];
-        fakeRepository(ecr, entries);
+        fakeRepository(ecr(), entries);
         const result = await emptyRepository(new ECRClient({}), { repositoryName: "web" }, undefined, noWait);
         assert.equal(result.deleted, 2);
-        assert.deepEqual(ecr.commandCalls(BatchDeleteImageCommand)[0].args[0].input, {
+        assert.deepEqual(ecr().commandCalls(BatchDeleteImageCommand)[0].args[0].input, {
             repositoryName: "web",
             imageIds: [{ imageDigest: digest(1) }, { imageDigest: digest(2) }],
         });
     });
 
     it("retries per-image failures and counts ImageNotFound as done", async () => {
-        ecr.on(ListImagesCommand)
+        ecr()
+            .on(ListImagesCommand)
             .resolvesOnce({
                 imageIds: [
                     { imageDigest: digest(1) },
@@ -101,7 +97,8 @@ describe("emptyRepository", () => {
                 ],
             })
             .resolves({ imageIds: [] });
-        ecr.on(BatchDeleteImageCommand)
+        ecr()
+            .on(BatchDeleteImageCommand)
             .resolvesOnce({
                 imageIds: [{ imageDigest: digest(1) }],
                 failures: [
@@ -125,22 +122,26 @@ describe("emptyRepository", () => {
             alreadyGone: 1,
             repositoryMissing: false,
         });
-        assert.deepEqual(ecr.commandCalls(BatchDeleteImageCommand)[1].args[0].input.imageIds, [
+        assert.deepEqual(ecr().commandCalls(BatchDeleteImageCommand)[1].args[0].input.imageIds, [
             { imageDigest: digest(2) },
         ]);
     });
 
     it("fails naming the repository when an image keeps failing", async () => {
-        ecr.on(ListImagesCommand).resolves({ imageIds: [{ imageDigest: digest(7) }] });
-        ecr.on(BatchDeleteImageCommand).resolves({
-            failures: [
-                {
-                    imageId: { imageDigest: digest(7) },
-                    failureCode: "KmsError",
-                    failureReason: "key disabled",
-                },
-            ],
-        });
+        ecr()
+            .on(ListImagesCommand)
+            .resolves({ imageIds: [{ imageDigest: digest(7) }] });
+        ecr()
+            .on(BatchDeleteImageCommand)
+            .resolves({
+                failures: [
+                    {
+                        imageId: { imageDigest: digest(7) },
+                        failureCode: "KmsError",
+                        failureReason: "key disabled",
+                    },
+                ],
+            });
         await assert.rejects(
             emptyRepository(new ECRClient({}), { repositoryName: "web" }, undefined, {
                 attempts: 3,
@@ -151,13 +152,15 @@ describe("emptyRepository", () => {
                 message: `web: 1 images could not be deleted after 3 attempts: ${digest(7)}: KmsError: key disabled`,
             },
         );
-        assert.equal(ecr.commandCalls(BatchDeleteImageCommand).length, 3);
+        assert.equal(ecr().commandCalls(BatchDeleteImageCommand).length, 3);
     });
 
     it("counts a repository that is already gone as success", async () => {
-        ecr.on(ListImagesCommand).rejects(
-            awsError("RepositoryNotFoundException", "The repository with name 'web' does not exist"),
-        );
+        ecr()
+            .on(ListImagesCommand)
+            .rejects(
+                awsError("RepositoryNotFoundException", "The repository with name 'web' does not exist"),
+            );
         assert.deepEqual(await emptyRepository(new ECRClient({}), { repositoryName: "web" }), {
             repositoryName: "web",
             deleted: 0,
@@ -167,9 +170,9 @@ describe("emptyRepository", () => {
     });
 
     it("surfaces any other error with the repository name", async () => {
-        ecr.on(ListImagesCommand).rejects(
-            awsError("AccessDeniedException", "not authorized to perform ecr:ListImages"),
-        );
+        ecr()
+            .on(ListImagesCommand)
+            .rejects(awsError("AccessDeniedException", "not authorized to perform ecr:ListImages"));
         await assert.rejects(emptyRepository(new ECRClient({}), { repositoryName: "web" }), {
             name: EMPTY_FAILED,
             message:
@@ -179,8 +182,12 @@ describe("emptyRepository", () => {
 
     it("gives up, naming the repository, when images keep being pushed", async () => {
         let n = 0;
-        ecr.on(ListImagesCommand).callsFake(() => ({ imageIds: [{ imageDigest: digest(n++) }] }));
-        ecr.on(BatchDeleteImageCommand).callsFake((input) => ({ imageIds: input.imageIds, failures: [] }));
+        ecr()
+            .on(ListImagesCommand)
+            .callsFake(() => ({ imageIds: [{ imageDigest: digest(n++) }] }));
+        ecr()
+            .on(BatchDeleteImageCommand)
+            .callsFake((input) => ({ imageIds: input.imageIds, failures: [] }));
         await assert.rejects(
             emptyRepository(new ECRClient({}), { repositoryName: "busy" }, undefined, {
                 attempts: 2,

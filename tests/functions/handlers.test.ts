@@ -1,18 +1,13 @@
 // Lambda event validation: a bad event fails with a message naming the key and the value, before any AWS call.
 import * as assert from "node:assert/strict";
 import { DeregisterImageCommand, DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { ErrorNames } from "../../functions/core/errors";
 import { deregisterImageHandler, listExpiredImagesHandler } from "../../functions/core/handlers";
 import { silentLog } from "../../functions/core/log";
+import { useClientMock } from "../helpers";
 
 describe("Lambda handlers", () => {
-    let ec2: AwsClientStub<EC2Client>;
-    before(() => {
-        ec2 = mockClient(EC2Client);
-    });
-    afterEach(() => ec2.reset());
-    after(() => ec2.restore());
+    const ec2 = useClientMock(EC2Client);
 
     for (const bad of [0, -3, "abc", "", 1.5, null]) {
         it(`rejects valid_hours ${JSON.stringify(bad)} before calling EC2`, async () => {
@@ -21,21 +16,23 @@ describe("Lambda handlers", () => {
                 name: ErrorNames.invalidInput,
                 message: `valid_hours must be a whole number 1 or more (got ${JSON.stringify(bad)})`,
             });
-            assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 0);
+            assert.equal(ec2().commandCalls(DescribeImagesCommand).length, 0);
         });
     }
 
     it("uses the injected clock for the age", async () => {
-        ec2.on(DescribeImagesCommand).resolves({
-            Images: [
-                {
-                    ImageId: "ami-01",
-                    State: "available",
-                    CreationDate: "2026-11-20T12:00:00.000Z",
-                    Name: "a",
-                },
-            ],
-        });
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({
+                Images: [
+                    {
+                        ImageId: "ami-01",
+                        State: "available",
+                        CreationDate: "2026-11-20T12:00:00.000Z",
+                        Name: "a",
+                    },
+                ],
+            });
         const at = (iso: string) =>
             listExpiredImagesHandler(new EC2Client({}), { log: silentLog, now: () => new Date(iso) });
         assert.equal((await at("2026-11-22T12:00:00.000Z")({ valid_hours: 48 })).length, 0);
@@ -54,6 +51,6 @@ describe("Lambda handlers", () => {
         await assert.rejects(handler({ image: { imageId: "ami-01", snapshotIds: [] }, dryRun: "yes" }), {
             message: 'dryRun must be true or false (got "yes")',
         });
-        assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 0);
     });
 });

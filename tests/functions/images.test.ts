@@ -7,7 +7,6 @@ import {
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
-import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { ErrorNames } from "../../functions/core/errors";
 import {
     ageHours,
@@ -16,10 +15,10 @@ import {
     isExpired,
     listExpiredImages,
 } from "../../functions/core/images";
+import { awsError, useClientMock } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
 const ago = (hours: number) => new Date(NOW.getTime() - hours * 3_600_000).toISOString();
-const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
 
 function image(id: string, hours: number, extra: Partial<Image> = {}): Image {
     return {
@@ -34,12 +33,7 @@ function image(id: string, hours: number, extra: Partial<Image> = {}): Image {
 
 describe("AMI cleanup core", () => {
     // One mock per file, restored after it, so files do not steal each other's stubs.
-    let ec2: AwsClientStub<EC2Client>;
-    before(() => {
-        ec2 = mockClient(EC2Client);
-    });
-    afterEach(() => ec2.reset());
-    after(() => ec2.restore());
+    const ec2 = useClientMock(EC2Client);
 
     describe("AMI age", () => {
         it("counts whole days: 73 hours is 73, not the 1 that timedelta.seconds gave", () => {
@@ -71,10 +65,12 @@ describe("AMI cleanup core", () => {
                 { Images: [image("ami-04", 30)] },
             ];
             const inputs: unknown[] = [];
-            ec2.on(DescribeImagesCommand).callsFake((input) => {
-                inputs.push(JSON.parse(JSON.stringify(input)));
-                return pages[inputs.length - 1];
-            });
+            ec2()
+                .on(DescribeImagesCommand)
+                .callsFake((input) => {
+                    inputs.push(JSON.parse(JSON.stringify(input)));
+                    return pages[inputs.length - 1];
+                });
             const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
             assert.deepEqual(
                 items.map((i) => i.imageId),
@@ -89,20 +85,22 @@ describe("AMI cleanup core", () => {
         });
 
         it("returns compact items: id, name, creation date and EBS snapshot ids only", async () => {
-            ec2.on(DescribeImagesCommand).resolves({
-                Images: [
-                    image("ami-0a", 50, {
-                        Description: "x".repeat(1000),
-                        BlockDeviceMappings: [
-                            { DeviceName: "/dev/xvda", Ebs: { SnapshotId: "snap-root", VolumeSize: 8 } },
-                            { DeviceName: "/dev/sdb", VirtualName: "ephemeral0" },
-                            { DeviceName: "/dev/sdc", NoDevice: "" },
-                            { DeviceName: "/dev/sdd", Ebs: { SnapshotId: "snap-data", VolumeSize: 100 } },
-                            { DeviceName: "/dev/sde", Ebs: { VolumeSize: 10 } },
-                        ],
-                    }),
-                ],
-            });
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [
+                        image("ami-0a", 50, {
+                            Description: "x".repeat(1000),
+                            BlockDeviceMappings: [
+                                { DeviceName: "/dev/xvda", Ebs: { SnapshotId: "snap-root", VolumeSize: 8 } },
+                                { DeviceName: "/dev/sdb", VirtualName: "ephemeral0" },
+                                { DeviceName: "/dev/sdc", NoDevice: "" },
+                                { DeviceName: "/dev/sdd", Ebs: { SnapshotId: "snap-data", VolumeSize: 100 } },
+                                { DeviceName: "/dev/sde", Ebs: { VolumeSize: 10 } },
+                            ],
+                        }),
+                    ],
+                });
             const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
             assert.deepEqual(items, [
                 {
@@ -115,25 +113,29 @@ describe("AMI cleanup core", () => {
         });
 
         it("keeps instance-store AMIs listable with no snapshots instead of failing", async () => {
-            ec2.on(DescribeImagesCommand).resolves({
-                Images: [
-                    image("ami-0b", 50, {
-                        BlockDeviceMappings: [{ DeviceName: "/dev/sda1", VirtualName: "ephemeral0" }],
-                    }),
-                ],
-            });
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [
+                        image("ami-0b", 50, {
+                            BlockDeviceMappings: [{ DeviceName: "/dev/sda1", VirtualName: "ephemeral0" }],
+                        }),
+                    ],
+                });
             const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
             assert.deepEqual(items[0].snapshotIds, []);
         });
 
         it("skips pending AMIs and unreadable dates even if EC2 returns them", async () => {
-            ec2.on(DescribeImagesCommand).resolves({
-                Images: [
-                    image("ami-0c", 50, { State: "pending" }),
-                    image("ami-0d", 50, { CreationDate: "garbage" }),
-                    image("ami-0e", 50),
-                ],
-            });
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [
+                        image("ami-0c", 50, { State: "pending" }),
+                        image("ami-0d", 50, { CreationDate: "garbage" }),
+                        image("ami-0e", 50),
+                    ],
+                });
             const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
             assert.deepEqual(
                 items.map((i) => i.imageId),
@@ -142,7 +144,7 @@ describe("AMI cleanup core", () => {
         });
 
         it("surfaces a DescribeImages failure", async () => {
-            ec2.on(DescribeImagesCommand).rejects(awsError("UnauthorizedOperation", "not allowed"));
+            ec2().on(DescribeImagesCommand).rejects(awsError("UnauthorizedOperation", "not allowed"));
             await assert.rejects(listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW }), {
                 name: "UnauthorizedOperation",
             });
@@ -153,20 +155,22 @@ describe("AMI cleanup core", () => {
         const item = { imageId: "ami-0123", name: "web", creationDate: ago(50), snapshotIds: ["snap-1"] };
 
         it("deregisters the AMI by id", async () => {
-            ec2.on(DeregisterImageCommand).resolves({});
+            ec2().on(DeregisterImageCommand).resolves({});
             assert.deepEqual(await deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
                 imageId: "ami-0123",
                 outcome: "deregistered",
             });
             assert.deepEqual(
-                ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input),
+                ec2()
+                    .commandCalls(DeregisterImageCommand)
+                    .map((c) => c.args[0].input),
                 [{ ImageId: "ami-0123", DryRun: false }],
             );
         });
 
         for (const name of ["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]) {
             it(`counts ${name} as already done`, async () => {
-                ec2.on(DeregisterImageCommand).rejects(awsError(name));
+                ec2().on(DeregisterImageCommand).rejects(awsError(name));
                 assert.deepEqual(await deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
                     imageId: "ami-0123",
                     outcome: "already-gone",
@@ -175,16 +179,16 @@ describe("AMI cleanup core", () => {
         }
 
         it("reports a dry run when EC2 answers DryRunOperation", async () => {
-            ec2.on(DeregisterImageCommand).rejects(awsError("DryRunOperation"));
+            ec2().on(DeregisterImageCommand).rejects(awsError("DryRunOperation"));
             const result = await deregisterImage(new EC2Client({}), { image: item, dryRun: true });
             assert.deepEqual(result, { imageId: "ami-0123", outcome: "dry-run" });
-            assert.equal(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input.DryRun, true);
+            assert.equal(ec2().commandCalls(DeregisterImageCommand)[0].args[0].input.DryRun, true);
         });
 
         it("fails with an error that names the AMI, the call and the AWS error", async () => {
-            ec2.on(DeregisterImageCommand).rejects(
-                awsError("UnauthorizedOperation", "You are not authorized"),
-            );
+            ec2()
+                .on(DeregisterImageCommand)
+                .rejects(awsError("UnauthorizedOperation", "You are not authorized"));
             await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
                 name: ErrorNames.awsError,
                 message: "ami-0123: DeregisterImage failed: UnauthorizedOperation: You are not authorized",
@@ -192,9 +196,9 @@ describe("AMI cleanup core", () => {
         });
 
         it("marks throttling that outlived the SDK's retries as retryable by the state", async () => {
-            ec2.on(DeregisterImageCommand).rejects(
-                awsError("RequestLimitExceeded", "Request limit exceeded."),
-            );
+            ec2()
+                .on(DeregisterImageCommand)
+                .rejects(awsError("RequestLimitExceeded", "Request limit exceeded."));
             await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
                 name: ErrorNames.throttled,
             });
@@ -211,7 +215,7 @@ describe("AMI cleanup core", () => {
         const run = (dryRun = false) => deleteSnapshots(new EC2Client({}), { image: item, dryRun });
 
         it("deletes every snapshot of the AMI", async () => {
-            ec2.on(DeleteSnapshotCommand).resolves({});
+            ec2().on(DeleteSnapshotCommand).resolves({});
             assert.deepEqual(await run(), {
                 imageId: "ami-0123",
                 deleted: ["snap-1", "snap-2", "snap-3"],
@@ -219,7 +223,9 @@ describe("AMI cleanup core", () => {
                 skipped: [],
             });
             assert.deepEqual(
-                ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input),
+                ec2()
+                    .commandCalls(DeleteSnapshotCommand)
+                    .map((c) => c.args[0].input),
                 [
                     { SnapshotId: "snap-1", DryRun: false },
                     { SnapshotId: "snap-2", DryRun: false },
@@ -229,10 +235,10 @@ describe("AMI cleanup core", () => {
         });
 
         it("counts a snapshot that is already gone as done", async () => {
-            ec2.on(DeleteSnapshotCommand).resolves({});
-            ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-2" }).rejects(
-                awsError("InvalidSnapshot.NotFound"),
-            );
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-2" })
+                .rejects(awsError("InvalidSnapshot.NotFound"));
             assert.deepEqual(await run(), {
                 imageId: "ami-0123",
                 deleted: ["snap-1", "snap-3"],
@@ -242,10 +248,12 @@ describe("AMI cleanup core", () => {
         });
 
         it("skips, with its reason, a snapshot that another AMI still uses", async () => {
-            ec2.on(DeleteSnapshotCommand).resolves({});
-            ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-3" }).rejects(
-                awsError("InvalidSnapshot.InUse", "The snapshot snap-3 is currently in use by ami-0999"),
-            );
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-3" })
+                .rejects(
+                    awsError("InvalidSnapshot.InUse", "The snapshot snap-3 is currently in use by ami-0999"),
+                );
             assert.deepEqual(await run(), {
                 imageId: "ami-0123",
                 deleted: ["snap-1", "snap-2"],
@@ -255,47 +263,53 @@ describe("AMI cleanup core", () => {
         });
 
         it("asks the state to retry while the just-deregistered AMI still holds a snapshot", async () => {
-            ec2.on(DeleteSnapshotCommand).resolves({});
-            ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-1" }).rejects(
-                awsError("InvalidSnapshot.InUse", "The snapshot snap-1 is currently in use by ami-0123"),
-            );
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-1" })
+                .rejects(
+                    awsError("InvalidSnapshot.InUse", "The snapshot snap-1 is currently in use by ami-0123"),
+                );
             await assert.rejects(run(), {
                 name: ErrorNames.snapshotStillInUse,
                 message: "ami-0123: snapshot snap-1 is still held by ami-0123",
             });
             assert.equal(
-                ec2.commandCalls(DeleteSnapshotCommand).length,
+                ec2().commandCalls(DeleteSnapshotCommand).length,
                 3,
                 "the other snapshots are still deleted",
             );
         });
 
         it("tries every snapshot, then fails naming the AMI and each failed snapshot", async () => {
-            ec2.on(DeleteSnapshotCommand).resolves({});
-            ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-1" }).rejects(
-                awsError("UnauthorizedOperation", "denied"),
-            );
-            ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-3" }).rejects(
-                awsError("InternalError", "boom"),
-            );
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-1" })
+                .rejects(awsError("UnauthorizedOperation", "denied"));
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-3" })
+                .rejects(awsError("InternalError", "boom"));
             await assert.rejects(run(), {
                 name: ErrorNames.awsError,
                 message:
                     "ami-0123: snapshot snap-1: DeleteSnapshot failed: UnauthorizedOperation: denied; " +
                     "ami-0123: snapshot snap-3: DeleteSnapshot failed: InternalError: boom",
             });
-            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 3);
+            assert.equal(ec2().commandCalls(DeleteSnapshotCommand).length, 3);
         });
 
         it("reports what a dry run would delete", async () => {
-            ec2.on(DeleteSnapshotCommand).rejects(awsError("DryRunOperation"));
+            ec2().on(DeleteSnapshotCommand).rejects(awsError("DryRunOperation"));
             assert.deepEqual(await run(true), {
                 imageId: "ami-0123",
                 deleted: ["snap-1", "snap-2", "snap-3"],
                 alreadyGone: [],
                 skipped: [],
             });
-            assert.ok(ec2.commandCalls(DeleteSnapshotCommand).every((c) => c.args[0].input.DryRun === true));
+            assert.ok(
+                ec2()
+                    .commandCalls(DeleteSnapshotCommand)
+                    .every((c) => c.args[0].input.DryRun === true),
+            );
         });
     });
 });

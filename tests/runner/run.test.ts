@@ -7,10 +7,9 @@ import {
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
-import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { describeFailure, runCleanup } from "../../runner/run";
+import { awsError, useClientMock } from "../helpers";
 
-const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
 const old = (id: string, snaps: string[]): Image => ({
     ImageId: id,
     Name: id,
@@ -20,26 +19,23 @@ const old = (id: string, snaps: string[]): Image => ({
 });
 
 describe("local runner", () => {
-    let ec2: AwsClientStub<EC2Client>;
-    before(() => {
-        ec2 = mockClient(EC2Client);
-    });
-    afterEach(() => ec2.reset());
-    after(() => ec2.restore());
+    const ec2 = useClientMock(EC2Client);
 
     it("finishes every other AMI when one fails, and reports the failure with its AMI", async () => {
-        ec2.on(DescribeImagesCommand).resolves({
-            Images: [
-                old("ami-01", ["snap-01"]),
-                old("ami-02", ["snap-02"]),
-                old("ami-03", ["snap-03a", "snap-03b"]),
-            ],
-        });
-        ec2.on(DeregisterImageCommand).resolves({});
-        ec2.on(DeregisterImageCommand, { ImageId: "ami-02" }).rejects(
-            awsError("UnauthorizedOperation", "denied"),
-        );
-        ec2.on(DeleteSnapshotCommand).resolves({});
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({
+                Images: [
+                    old("ami-01", ["snap-01"]),
+                    old("ami-02", ["snap-02"]),
+                    old("ami-03", ["snap-03a", "snap-03b"]),
+                ],
+            });
+        ec2().on(DeregisterImageCommand).resolves({});
+        ec2()
+            .on(DeregisterImageCommand, { ImageId: "ami-02" })
+            .rejects(awsError("UnauthorizedOperation", "denied"));
+        ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({ ec2: new EC2Client({}), validHours: 1, retryIntervalMs: 0 });
         assert.deepEqual(summary.deleted, [
             { imageId: "ami-01", snapshotIds: ["snap-01"] },
@@ -52,26 +48,31 @@ describe("local runner", () => {
             },
         ]);
         assert.deepEqual(
-            ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
+            ec2()
+                .commandCalls(DeleteSnapshotCommand)
+                .map((c) => c.args[0].input.SnapshotId),
             ["snap-01", "snap-03a", "snap-03b"],
             "the failed AMI's snapshots are not touched",
         );
     });
 
     it("retries throttled calls at the state level until they succeed", async () => {
-        ec2.on(DescribeImagesCommand).resolves({ Images: [old("ami-01", ["snap-01"])] });
-        ec2.on(DeregisterImageCommand)
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({ Images: [old("ami-01", ["snap-01"])] });
+        ec2()
+            .on(DeregisterImageCommand)
             .rejectsOnce(awsError("RequestLimitExceeded"))
             .rejectsOnce(awsError("RequestLimitExceeded"))
             .resolves({});
-        ec2.on(DeleteSnapshotCommand).resolves({});
+        ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({
             ec2: new EC2Client({ maxAttempts: 1 }),
             validHours: 1,
             retryIntervalMs: 0,
         });
         assert.deepEqual(summary.deleted, [{ imageId: "ami-01", snapshotIds: ["snap-01"] }]);
-        assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 3);
+        assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 3);
     });
 
     it("fails the whole run, naming the key, when validHours is bad", async () => {

@@ -1,0 +1,30 @@
+// Small helpers shared by the test files: AWS-shaped errors, per-file SDK client mocks, require-from-string.
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
+
+/** An error as SDK v3 raises it: the AWS error code in `name`. */
+export const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
+
+/**
+ * Mocks an SDK client class for the calling describe block only, reset after each test and restored after the
+ * block, so test files do not steal each other's stubs.
+ */
+export function useClientMock<C extends EC2Client | ECRClient>(cls: {
+    prototype: C;
+}): () => AwsClientStub<C> {
+    let stub: AwsClientStub<C> | undefined;
+    before(() => {
+        stub = mockClient(cls as never) as unknown as AwsClientStub<C>;
+    });
+    afterEach(() => stub?.reset());
+    after(() => stub?.restore());
+    return () => {
+        if (!stub) throw new Error("the client mock is used outside its describe block");
+        return stub;
+    };
+}
+
+/** What @pulumi/pulumi/cmd/dynamic-provider loads a stored provider with (the package ships no types). */
+// biome-ignore lint/suspicious/noExplicitAny: the loaded module's shape is the caller's to check
+export const requireFromString: (code: string) => any = require("require-from-string");
