@@ -69,6 +69,7 @@ export function standaloneTemplate(inlineCode: string): Record<string, unknown> 
                             PolicyName: "empty-repository",
                             PolicyDocument: emptyRepositoryPolicy(
                                 { "Fn::GetAtt": ["Repository", "Arn"] },
+                                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub expression
                                 { "Fn::Sub": "${EmptierLogGroup.Arn}:*" },
                             ),
                         },

@@ -29,6 +29,7 @@ describe("CloudFormation templates", () => {
                 Sid: "WriteOwnLogs",
                 Effect: "Allow",
                 Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub expression
                 Resource: { "Fn::Sub": "${EmptierLogGroup.Arn}:*" },
             },
             {
