@@ -12,6 +12,10 @@ const cleanup = new AmiCleanup("ami-cleanup", {
     dryRun: config.dryRun,
     maxConcurrency: config.maxConcurrency,
     logRetentionDays: config.logRetentionDays,
+    keepTagKey: config.keepTagKey,
+    keepLatest: config.keepLatest,
+    groupByTag: config.groupByTag,
+    protectInUse: config.protectInUse,
 });
 
 const repository = new SelfEmptyingRepository("images", {

@@ -28,6 +28,14 @@ export interface AmiCleanupArgs {
     maxConcurrency?: pulumi.Input<number>;
     /** Retention of every log group the component creates, in days. Defaults to `30`. */
     logRetentionDays?: pulumi.Input<number>;
+    /** An AMI with this tag key is never deleted unless the value is `false`. Defaults to `image-janitor:keep`. */
+    keepTagKey?: pulumi.Input<string>;
+    /** Keep the newest N AMIs of each group, whatever their age. Defaults to `0` (off). */
+    keepLatest?: pulumi.Input<number>;
+    /** Group AMIs by this tag's value instead of their name without its version. Defaults to grouping by name. */
+    groupByTag?: pulumi.Input<string>;
+    /** Keep AMIs that instances or launch templates use. Defaults to `true`. */
+    protectInUse?: pulumi.Input<boolean>;
 }
 
 interface FunctionSpec {
@@ -150,24 +158,25 @@ export class AmiCleanup extends pulumi.ComponentResource {
             },
             parent,
         );
+        const options = pulumi.output({
+            validHours: args.validHours,
+            dryRun: args.dryRun ?? false,
+            maxConcurrency: args.maxConcurrency ?? 10,
+            keepTagKey: args.keepTagKey ?? "image-janitor:keep",
+            keepLatest: args.keepLatest ?? 0,
+            groupByTag: args.groupByTag ?? "",
+            protectInUse: args.protectInUse ?? true,
+        });
         const definition = pulumi
-            .all([
-                functions.list.arn,
-                functions.deregister.arn,
-                functions.snapshots.arn,
-                args.validHours,
-                args.dryRun ?? false,
-                args.maxConcurrency ?? 10,
-            ])
-            .apply(([list, deregister, snapshots, validHours, dryRun, maxConcurrency]) =>
+            .all([functions.list.arn, functions.deregister.arn, functions.snapshots.arn, options])
+            .apply(([list, deregister, snapshots, o]) =>
                 JSON.stringify(
                     buildDefinition({
+                        ...o,
+                        groupByTag: o.groupByTag || undefined,
                         listFunctionArn: list,
                         deregisterFunctionArn: deregister,
                         deleteSnapshotsFunctionArn: snapshots,
-                        validHours,
-                        dryRun,
-                        maxConcurrency,
                     }),
                 ),
             );

@@ -1,4 +1,5 @@
 // Validates the stack's config once, before any resource is declared; errors name the key, the value and what is allowed.
+import { parseListEvent } from "../functions/core/handlers";
 import { boolean, validHours, wholeNumber } from "../functions/core/validate";
 import { EMPTY_MODES, type EmptyMode } from "./selfEmptyingRepository";
 
@@ -17,6 +18,11 @@ export interface JanitorConfig {
     untaggedExpiryDays: number;
     immutableTags: boolean;
     ecrEmptyMode: EmptyMode;
+    keepTagKey: string;
+    keepLatest: number;
+    /** Empty: group by name. */
+    groupByTag: string;
+    protectInUse: boolean;
 }
 
 export const DEFAULTS = {
@@ -31,6 +37,10 @@ export const DEFAULTS = {
     untaggedExpiryDays: 14,
     immutableTags: false,
     ecrEmptyMode: "dynamic",
+    keepTagKey: "image-janitor:keep",
+    keepLatest: 0,
+    groupByTag: "",
+    protectInUse: true,
 } as const;
 
 const REPOSITORY_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -85,13 +95,17 @@ export function validSchedule(value: string, key = "schedule"): string {
 }
 
 /** Prefixes the project so the message matches what `pulumi config set` takes. */
+function configError(message: string): Error {
+    const err = new Error(`invalid config image-janitor:${message}`);
+    err.name = "ConfigError";
+    return err;
+}
+
 function checked<T>(key: string, raw: string, parse: (key: string, raw: string) => T): T {
     try {
         return parse(key, raw);
     } catch (err) {
-        const wrapped = new Error(`invalid config image-janitor:${(err as Error).message}`);
-        wrapped.name = "ConfigError";
-        throw wrapped;
+        throw configError((err as Error).message);
     }
 }
 
@@ -147,5 +161,43 @@ export function readJanitorConfig(config: ConfigSource, stack: string): JanitorC
                 throw new ConfigError(k, v, `one of ${EMPTY_MODES.join(", ")}`);
             return v as EmptyMode;
         }),
+        ...guardrails(get),
     };
+}
+
+/** The guardrails, checked exactly as the list Lambda checks its event, under the config keys' names. */
+function guardrails(get: (key: string, fallback: string | number | boolean) => string) {
+    const raw = {
+        keepTagKey: get("keepTagKey", DEFAULTS.keepTagKey),
+        keepLatest: get("keepLatest", DEFAULTS.keepLatest),
+        groupByTag: get("groupByTag", DEFAULTS.groupByTag),
+        protectInUse: get("protectInUse", DEFAULTS.protectInUse),
+    };
+    const eventKeys: Record<string, keyof typeof raw> = {
+        keep_tag_key: "keepTagKey",
+        keep_latest: "keepLatest",
+        group_by_tag: "groupByTag",
+        protect_in_use: "protectInUse",
+    };
+    try {
+        const o = parseListEvent(
+            {
+                valid_hours: 1,
+                keep_tag_key: raw.keepTagKey,
+                keep_latest: raw.keepLatest as unknown as number,
+                group_by_tag: raw.groupByTag,
+                protect_in_use: raw.protectInUse as unknown as boolean,
+            },
+            new Date(),
+        );
+        return {
+            keepTagKey: o.keepTagKey,
+            keepLatest: o.keepLatest,
+            groupByTag: o.groupByTag ?? "",
+            protectInUse: o.protectInUse,
+        };
+    } catch (err) {
+        const message = (err as Error).message.replace(/^(\w+)/, (k) => eventKeys[k] ?? k);
+        throw configError(message);
+    }
 }

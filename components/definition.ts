@@ -31,6 +31,14 @@ export interface DefinitionOptions {
     dryRun: boolean;
     /** AMIs worked on at once by the inline Map (1 to 40). */
     maxConcurrency: number;
+    /** An AMI with this tag key is kept unless the value is `false`. Defaults to `image-janitor:keep`. */
+    keepTagKey?: string;
+    /** Keep the newest N AMIs of each group. Defaults to `0` (off). */
+    keepLatest?: number;
+    /** Group by this tag's value instead of the name. Defaults to grouping by name. */
+    groupByTag?: string;
+    /** Keep AMIs in use by instances or launch templates. Defaults to `true`. */
+    protectInUse?: boolean;
 }
 
 export type AslState = Record<string, unknown>;
@@ -94,14 +102,20 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
             [StateNames.list]: {
                 Type: "Task",
                 Resource: o.listFunctionArn,
-                Parameters: { valid_hours: o.validHours },
-                ResultPath: "$.images",
+                Parameters: {
+                    valid_hours: o.validHours,
+                    keep_tag_key: o.keepTagKey ?? "image-janitor:keep",
+                    keep_latest: o.keepLatest ?? 0,
+                    protect_in_use: o.protectInUse ?? true,
+                    ...(o.groupByTag ? { group_by_tag: o.groupByTag } : {}),
+                },
+                ResultPath: "$.listed",
                 Retry: [retryTransient, retryThrottled],
                 Next: StateNames.map,
             },
             [StateNames.map]: {
                 Type: "Map",
-                ItemsPath: "$.images",
+                ItemsPath: "$.listed.images",
                 MaxConcurrency: o.maxConcurrency,
                 ItemSelector: { "image.$": "$$.Map.Item.Value", dryRun: o.dryRun },
                 ItemProcessor: {
@@ -159,7 +173,8 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                     summary: {
                         validHours: o.validHours,
                         dryRun: o.dryRun,
-                        "expired.$": "States.ArrayLength($.images)",
+                        "expired.$": "States.ArrayLength($.listed.images)",
+                        "skipped.$": "$.listed.skipped",
                         "results.$": "$.results",
                     },
                 },

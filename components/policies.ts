@@ -43,12 +43,17 @@ export function logWriteStatement(logStreams: Statement["Resource"]): Statement 
     };
 }
 
-/** DescribeImages has no resource-level permissions: AWS requires `*`. */
+/** Read-only. EC2's Describe actions have no resource-level permissions: AWS requires `*`. */
 export function listImagesPolicy(logGroupArn: string): PolicyDocument {
     return doc(logWriteStatement(`${logGroupArn}:*`), {
-        Sid: "DescribeImages",
+        Sid: "DescribeImagesAndTheirUsers",
         Effect: "Allow",
-        Action: "ec2:DescribeImages",
+        Action: [
+            "ec2:DescribeImages",
+            "ec2:DescribeInstances",
+            "ec2:DescribeLaunchTemplates",
+            "ec2:DescribeLaunchTemplateVersions",
+        ],
         Resource: "*",
     });
 }

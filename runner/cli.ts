@@ -2,12 +2,15 @@
 import { parseArgs } from "node:util";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ec2ClientConfig } from "../functions/core/clients";
+import { parseListEvent } from "../functions/core/handlers";
+import { DEFAULT_KEEP_TAG_KEY } from "../functions/core/images";
 import { silentLog, stderrLog } from "../functions/core/log";
 import { validHours as parseValidHours, wholeNumber } from "../functions/core/validate";
 import { renderSummary } from "./report";
 import { runCleanup } from "./run";
 
 const USAGE = `usage: npm run cleanup -- --valid-hours <H> [--dry-run] [--json] [--max-concurrency <1-40>] [--verbose]
+         [--keep-tag <KEY>] [--keep-latest <N>] [--group-by-tag <KEY>] [--no-protect-in-use]
 
 Deregisters the account's AMIs strictly older than H hours and deletes their EBS snapshots, by running the
 deployed state machine's definition in this process. AWS_REGION, the credential chain and AWS_ENDPOINT_URL
@@ -21,6 +24,10 @@ export interface CliOptions {
     json: boolean;
     verbose: boolean;
     maxConcurrency: number;
+    keepTagKey: string;
+    keepLatest: number;
+    groupByTag?: string;
+    protectInUse: boolean;
 }
 
 export function parseCli(argv: string[]): CliOptions {
@@ -36,6 +43,10 @@ export function parseCli(argv: string[]): CliOptions {
                 json: { type: "boolean", default: false },
                 verbose: { type: "boolean", default: false },
                 "max-concurrency": { type: "string", default: "10" },
+                "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
+                "keep-latest": { type: "string", default: "0" },
+                "group-by-tag": { type: "string" },
+                "no-protect-in-use": { type: "boolean", default: false },
                 help: { type: "boolean", default: false },
             },
         });
@@ -55,9 +66,43 @@ export function parseCli(argv: string[]): CliOptions {
             dryRun: v["dry-run"] ?? false,
             json: v.json ?? false,
             verbose: v.verbose ?? false,
+            // The same checks the list Lambda applies to its event, under the flags' names.
+            ...guardrailFlags(v),
         };
     } catch (err) {
         throw new UsageError((err as Error).message);
+    }
+}
+
+function guardrailFlags(v: Record<string, string | boolean | undefined>) {
+    const rename = (err: unknown) => {
+        const m = (err as Error).message;
+        return new UsageError(
+            m
+                .replace(/^keep_tag_key/, "--keep-tag")
+                .replace(/^keep_latest/, "--keep-latest")
+                .replace(/^group_by_tag/, "--group-by-tag"),
+        );
+    };
+    try {
+        const parsed = parseListEvent(
+            {
+                valid_hours: 1,
+                keep_tag_key: v["keep-tag"] as string,
+                keep_latest: v["keep-latest"] as unknown as number,
+                group_by_tag: v["group-by-tag"] as string | undefined,
+                protect_in_use: !v["no-protect-in-use"],
+            },
+            new Date(),
+        );
+        return {
+            keepTagKey: parsed.keepTagKey,
+            keepLatest: parsed.keepLatest,
+            groupByTag: parsed.groupByTag,
+            protectInUse: parsed.protectInUse,
+        };
+    } catch (err) {
+        throw rename(err);
     }
 }
 
@@ -82,6 +127,10 @@ export async function main(argv: string[]): Promise<number> {
         validHours: opts.validHours,
         dryRun: opts.dryRun,
         maxConcurrency: opts.maxConcurrency,
+        keepTagKey: opts.keepTagKey,
+        keepLatest: opts.keepLatest,
+        groupByTag: opts.groupByTag,
+        protectInUse: opts.protectInUse,
         log: opts.json || opts.verbose ? stderrLog : silentLog,
         onProgress: opts.json
             ? undefined

@@ -10,6 +10,7 @@ import {
 } from "../functions/core/handlers";
 import type { ImageItem } from "../functions/core/images";
 import { type Log, silentLog } from "../functions/core/log";
+import type { Skipped } from "../functions/core/selection";
 
 /** Placeholder ARNs: every Task is overridden by a local handler, so nothing is invoked in AWS. */
 export const LOCAL_FUNCTION_ARNS = {
@@ -30,6 +31,11 @@ export interface LocalRunOptions {
     onProgress?: (done: number, total: number) => void;
     /** Replaces every Retry interval (milliseconds): tests use 0 so a retry path does not wait. */
     retryIntervalMs?: number;
+    /** Guardrails, as the deployed state machine takes them; see DefinitionOptions for the defaults. */
+    keepTagKey?: string;
+    keepLatest?: number;
+    groupByTag?: string;
+    protectInUse?: boolean;
 }
 
 /** One iteration's compact record, as the definition's ImageDoneState and ImageFailedState write it. */
@@ -48,6 +54,8 @@ export interface RunSummary {
     dryRun: boolean;
     validHours: number;
     expired: ImageItem[];
+    /** Expired AMIs kept by a guardrail, with the reason. */
+    skipped: Skipped[];
     /** AMIs deregistered with the snapshots that are gone now (empty in a dry run). */
     deleted: { imageId: string; snapshotIds: string[] }[];
     /** Dry run only: what a real run would delete. */
@@ -60,6 +68,7 @@ interface ExecutionSummary {
     validHours: number;
     dryRun: boolean;
     expired: number;
+    skipped: Skipped[];
     results: IterationRecord[];
 }
 
@@ -84,6 +93,7 @@ export function summarize(expired: ImageItem[], s: ExecutionSummary): RunSummary
         dryRun: s.dryRun,
         validHours: s.validHours,
         expired,
+        skipped: s.skipped,
         deleted: s.results.filter((r) => r.status === "deleted").map(done),
         wouldDelete: s.results.filter((r) => r.status === "would-delete").map(done),
         skippedSnapshots: s.results.flatMap((r) =>
@@ -97,7 +107,17 @@ export function summarize(expired: ImageItem[], s: ExecutionSummary): RunSummary
 
 export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const { ec2, validHours, dryRun = false, maxConcurrency = 10, log = silentLog, now, onProgress } = opts;
-    const definition = buildDefinition({ ...LOCAL_FUNCTION_ARNS, validHours, dryRun, maxConcurrency });
+    const { keepTagKey, keepLatest, groupByTag, protectInUse } = opts;
+    const definition = buildDefinition({
+        ...LOCAL_FUNCTION_ARNS,
+        validHours,
+        dryRun,
+        maxConcurrency,
+        keepTagKey,
+        keepLatest,
+        groupByTag,
+        protectInUse,
+    });
     const list = listExpiredImagesHandler(ec2, { log, now });
     const deregister = deregisterImageHandler(ec2, { log });
     const snapshots = deleteSnapshotsHandler(ec2, { log });
@@ -118,8 +138,9 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
             overrides: {
                 taskResourceLocalHandlers: {
                     [StateNames.list]: async (input) => {
-                        expired = await list(input as never);
-                        return expired as never;
+                        const listing = await list(input as never);
+                        expired = listing.images;
+                        return listing as never;
                     },
                     [StateNames.deregister]: async (input) => (await deregister(input)) as never,
                     [StateNames.snapshots]: async (input) => (await snapshots(input)) as never,

@@ -4,18 +4,52 @@ import type { EC2Client } from "@aws-sdk/client-ec2";
 import { invalidInput } from "./errors";
 import {
     type ActionInput,
+    DEFAULT_KEEP_TAG_KEY,
     type DeleteSnapshotsResult,
     type DeregisterResult,
     deleteSnapshots,
     deregisterImage,
     type ImageItem,
+    type Listing,
+    type ListOptions,
     listExpiredImages,
 } from "./images";
 import { consoleLog, type Log } from "./log";
-import { validHours } from "./validate";
+import { boolean, validHours, wholeNumber } from "./validate";
 
 export interface ListEvent {
     valid_hours: number;
+    /** Defaults to `image-janitor:keep`. */
+    keep_tag_key?: string;
+    /** Defaults to 0 (off). */
+    keep_latest?: number;
+    group_by_tag?: string;
+    /** Defaults to true. */
+    protect_in_use?: boolean;
+}
+
+const TAG_KEY = /^.{1,128}$/s;
+
+/** The listing's options from the list task's event, every guardrail validated and defaulted. */
+export function parseListEvent(event: ListEvent, now: Date): ListOptions {
+    const e = event ?? ({} as ListEvent);
+    const tagKey = (key: string, v: unknown) => {
+        if (typeof v !== "string" || !TAG_KEY.test(v) || v.startsWith("aws:")) {
+            throw invalidInput(key, v, "a tag key of 1 to 128 characters, not starting with aws:");
+        }
+        return v;
+    };
+    return {
+        now,
+        validHours: validHours(e.valid_hours, "valid_hours"),
+        keepTagKey:
+            e.keep_tag_key === undefined ? DEFAULT_KEEP_TAG_KEY : tagKey("keep_tag_key", e.keep_tag_key),
+        keepLatest: e.keep_latest === undefined ? 0 : wholeNumber("keep_latest", e.keep_latest, 0, 1000),
+        ...(e.group_by_tag === undefined || e.group_by_tag === ""
+            ? {}
+            : { groupByTag: tagKey("group_by_tag", e.group_by_tag) }),
+        protectInUse: e.protect_in_use === undefined ? true : boolean("protect_in_use", e.protect_in_use),
+    };
 }
 
 export interface HandlerOptions {
@@ -60,12 +94,8 @@ function parseActionInput(event: unknown): ActionInput {
 
 export function listExpiredImagesHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
     const { log = consoleLog, now = () => new Date() } = opts;
-    return async (event: ListEvent): Promise<ImageItem[]> =>
-        listExpiredImages(
-            ec2,
-            { validHours: validHours(event?.valid_hours, "valid_hours"), now: now() },
-            log,
-        );
+    return async (event: ListEvent): Promise<Listing> =>
+        listExpiredImages(ec2, parseListEvent(event, now()), log);
 }
 
 export function deregisterImageHandler(ec2: EC2Client, opts: HandlerOptions = {}) {

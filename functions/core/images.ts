@@ -2,12 +2,16 @@
 import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
+    DescribeLaunchTemplateVersionsCommand,
     type EC2Client,
     type Image,
     paginateDescribeImages,
+    paginateDescribeInstances,
+    paginateDescribeLaunchTemplates,
 } from "@aws-sdk/client-ec2";
 import { ErrorNames, errorMessage, errorName, JanitorError, wrapAwsError } from "./errors";
 import { type Log, silentLog } from "./log";
+import { type Candidate, type Guardrails, type Skipped, selectExpired, type Usage } from "./selection";
 
 /** The compact Map item: small enough that thousands fit in one 256 KiB state payload. */
 export interface ImageItem {
@@ -59,18 +63,24 @@ export function snapshotIdsOf(image: Pick<Image, "BlockDeviceMappings">): string
     return [...new Set(ids)];
 }
 
-export interface ListOptions {
-    validHours: number;
+export interface ListOptions extends Guardrails {
     now: Date;
+    /** Keep AMIs that a not-terminated instance runs or a launch template's default or latest version names. */
+    protectInUse: boolean;
 }
 
-/** Every available, self-owned AMI strictly older than validHours, across all DescribeImages pages. */
-export async function listExpiredImages(
-    ec2: EC2Client,
-    opts: ListOptions,
-    log: Log = silentLog,
-): Promise<ImageItem[]> {
-    const expired: ImageItem[] = [];
+export interface Listing {
+    /** To delete: compact Map items. */
+    images: ImageItem[];
+    /** Expired but kept, with the reason. */
+    skipped: Skipped[];
+}
+
+export const DEFAULT_KEEP_TAG_KEY = "image-janitor:keep";
+
+/** The account's available AMIs, across every DescribeImages page, with what the guardrails need. */
+async function listCandidates(ec2: EC2Client, log: Log): Promise<Candidate[]> {
+    const candidates: Candidate[] = [];
     const pages = paginateDescribeImages(
         { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
         { Owners: ["self"], Filters: [{ Name: "state", Values: ["available"] }] },
@@ -81,18 +91,81 @@ export async function listExpiredImages(
             // The filter already asks for available images; checked again because deleting is irreversible.
             if (!imageId || image.State !== "available") continue;
             const creationDate = image.CreationDate ?? "";
-            const age = ageHours(creationDate, opts.now);
-            if (Number.isNaN(age)) {
+            if (Number.isNaN(Date.parse(creationDate))) {
                 log({ message: "keep", imageId, reason: "unreadable-creation-date", creationDate });
                 continue;
             }
-            if (age <= opts.validHours) continue;
-            const item = { imageId, name: image.Name ?? "", creationDate, snapshotIds: snapshotIdsOf(image) };
-            log({ message: "expired", imageId, ageHours: Math.floor(age), validHours: opts.validHours });
-            expired.push(item);
+            const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+            candidates.push({
+                imageId,
+                name: image.Name ?? "",
+                creationDate,
+                tags,
+                snapshotIds: snapshotIdsOf(image),
+            });
         }
     }
-    return expired;
+    return candidates;
+}
+
+const LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"];
+
+/** AMIs that a not-terminated instance runs, or that a launch template's default or latest version names. */
+export async function findImagesInUse(ec2: EC2Client): Promise<Usage> {
+    const usage: Usage = { instances: new Map(), launchTemplates: new Map() };
+    const reservations = paginateDescribeInstances(
+        { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
+        { Filters: [{ Name: "instance-state-name", Values: LIVE_INSTANCE_STATES }] },
+    );
+    for await (const page of reservations) {
+        for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+            if (instance.ImageId && instance.InstanceId && !usage.instances.has(instance.ImageId)) {
+                usage.instances.set(instance.ImageId, instance.InstanceId);
+            }
+        }
+    }
+    for await (const page of paginateDescribeLaunchTemplates({ client: ec2, pageSize: 200 }, {})) {
+        for (const template of page.LaunchTemplates ?? []) {
+            const id = template.LaunchTemplateId ?? "";
+            const versions = await ec2.send(
+                new DescribeLaunchTemplateVersionsCommand({
+                    LaunchTemplateId: id,
+                    Versions: ["$Default", "$Latest"],
+                }),
+            );
+            for (const v of versions.LaunchTemplateVersions ?? []) {
+                const imageId = v.LaunchTemplateData?.ImageId;
+                if (imageId?.startsWith("ami-") && !usage.launchTemplates.has(imageId))
+                    usage.launchTemplates.set(imageId, id);
+            }
+        }
+    }
+    return usage;
+}
+
+/**
+ * Every available, self-owned AMI strictly older than validHours that no guardrail keeps. The kept ones come back
+ * in `skipped` with their reason.
+ */
+export async function listExpiredImages(
+    ec2: EC2Client,
+    opts: ListOptions,
+    log: Log = silentLog,
+): Promise<Listing> {
+    const candidates = await listCandidates(ec2, log);
+    const usage = opts.protectInUse ? await findImagesInUse(ec2) : undefined;
+    const { expired, skipped } = selectExpired(candidates, opts, opts.now, usage);
+    for (const k of skipped) log({ message: "keep", imageId: k.imageId, reason: k.reason });
+    const images = expired.map(({ imageId, name, creationDate, snapshotIds }) => {
+        log({
+            message: "expired",
+            imageId,
+            ageHours: Math.floor(ageHours(creationDate, opts.now)),
+            validHours: opts.validHours,
+        });
+        return { imageId, name, creationDate, snapshotIds };
+    });
+    return { images, skipped };
 }
 
 const GONE_IMAGE = new Set(["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]);

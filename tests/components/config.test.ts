@@ -18,6 +18,10 @@ describe("stack config", () => {
             untaggedExpiryDays: 14,
             immutableTags: false,
             ecrEmptyMode: "dynamic",
+            keepTagKey: "image-janitor:keep",
+            keepLatest: 0,
+            groupByTag: "",
+            protectInUse: true,
         });
     });
 
@@ -33,6 +37,10 @@ describe("stack config", () => {
             untaggedExpiryDays: "3",
             immutableTags: "true",
             ecrEmptyMode: "cloudformation",
+            keepTagKey: "retain",
+            keepLatest: "2",
+            groupByTag: "app",
+            protectInUse: "false",
         };
         assert.deepEqual(read(all), {
             validHours: 1,
@@ -45,6 +53,10 @@ describe("stack config", () => {
             untaggedExpiryDays: 3,
             immutableTags: true,
             ecrEmptyMode: "cloudformation",
+            keepTagKey: "retain",
+            keepLatest: 2,
+            groupByTag: "app",
+            protectInUse: false,
         });
     });
 
@@ -95,6 +107,26 @@ describe("stack config", () => {
             "ecrEmptyMode",
             "terraform",
             'invalid config image-janitor:ecrEmptyMode must be one of dynamic, cloudformation (got "terraform")',
+        ],
+        [
+            "keepLatest",
+            "-1",
+            'invalid config image-janitor:keepLatest must be a whole number from 0 to 1000 (got "-1")',
+        ],
+        [
+            "protectInUse",
+            "maybe",
+            'invalid config image-janitor:protectInUse must be true or false (got "maybe")',
+        ],
+        [
+            "keepTagKey",
+            "aws:secret",
+            'invalid config image-janitor:keepTagKey must be a tag key of 1 to 128 characters, not starting with aws: (got "aws:secret")',
+        ],
+        [
+            "keepTagKey",
+            "",
+            'invalid config image-janitor:keepTagKey must be a tag key of 1 to 128 characters, not starting with aws: (got "")',
         ],
         [
             "repositoryName",

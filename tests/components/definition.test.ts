@@ -39,12 +39,18 @@ describe("state machine definition builder", () => {
         const list = d.States.ListExpiredImagesState;
         assert.deepEqual(
             [list.Type, list.Resource, list.Parameters, list.ResultPath, list.Next],
-            ["Task", ARNS.listFunctionArn, { valid_hours: 72 }, "$.images", "DeleteImageMapState"],
+            [
+                "Task",
+                ARNS.listFunctionArn,
+                { valid_hours: 72, keep_tag_key: "image-janitor:keep", keep_latest: 0, protect_in_use: true },
+                "$.listed",
+                "DeleteImageMapState",
+            ],
         );
         const map = d.States.DeleteImageMapState as {
             ItemProcessor: { StartAt: string; States: Record<string, Record<string, unknown>> };
         } & Record<string, unknown>;
-        assert.deepEqual([map.Type, map.ItemsPath, map.MaxConcurrency], ["Map", "$.images", 8]);
+        assert.deepEqual([map.Type, map.ItemsPath, map.MaxConcurrency], ["Map", "$.listed.images", 8]);
         assert.deepEqual(map.ItemSelector, { "image.$": "$$.Map.Item.Value", dryRun: false });
         assert.equal(map.ItemProcessor.StartAt, "DeleteImageState");
         const { DeleteImageState: deregister, DeleteSnapshotState: snapshots } = map.ItemProcessor.States;
@@ -132,6 +138,17 @@ describe("state machine definition builder", () => {
         assert.deepEqual(map.ItemSelector, { "image.$": "$$.Map.Item.Value", dryRun: true });
         assert.equal(map.ItemProcessor.States.ImageDoneState.Parameters.status, "would-delete");
         assert.match(d.Comment, /dry run/);
+    });
+
+    it("passes every guardrail to the list task", () => {
+        const d = build({ keepTagKey: "retain", keepLatest: 3, groupByTag: "app", protectInUse: false });
+        assert.deepEqual(d.States.ListExpiredImagesState.Parameters, {
+            valid_hours: 72,
+            keep_tag_key: "retain",
+            keep_latest: 3,
+            protect_in_use: false,
+            group_by_tag: "app",
+        });
     });
 
     it("rejects options that cannot run, naming the option and the value", () => {

@@ -15,6 +15,9 @@ const LOG = "arn:aws-us-gov:logs:us-gov-west-1:111122223333:log-group:x";
 /** Actions AWS documents without resource-level permissions: `*` is the only scope it accepts. */
 const STAR_ONLY = new Set([
     "ec2:DescribeImages",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",

@@ -105,7 +105,17 @@ describe("Pulumi program (mock runtime)", () => {
             Version: "2012-10-17",
             Statement: [
                 logs("list"),
-                { Sid: "DescribeImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" },
+                {
+                    Sid: "DescribeImagesAndTheirUsers",
+                    Effect: "Allow",
+                    Action: [
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstances",
+                        "ec2:DescribeLaunchTemplates",
+                        "ec2:DescribeLaunchTemplateVersions",
+                    ],
+                    Resource: "*",
+                },
             ],
         });
         assert.deepEqual(policy("deregister"), {
@@ -178,7 +188,12 @@ describe("Pulumi program (mock runtime)", () => {
         });
         const definition = JSON.parse(machine.inputs.definition as string);
         assert.equal(definition.StartAt, "ListExpiredImagesState");
-        assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, { valid_hours: 24 });
+        assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
+            valid_hours: 24,
+            keep_tag_key: "image-janitor:keep",
+            keep_latest: 0,
+            protect_in_use: true,
+        });
         assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
         const map = definition.States.DeleteImageMapState;
         assert.equal(map.MaxConcurrency, 5);

@@ -35,8 +35,14 @@ describe("Lambda handlers", () => {
             });
         const at = (iso: string) =>
             listExpiredImagesHandler(new EC2Client({}), { log: silentLog, now: () => new Date(iso) });
-        assert.equal((await at("2026-11-22T12:00:00.000Z")({ valid_hours: 48 })).length, 0);
-        assert.equal((await at("2026-11-22T12:00:00.001Z")({ valid_hours: 48 })).length, 1);
+        assert.equal(
+            (await at("2026-11-22T12:00:00.000Z")({ valid_hours: 48, protect_in_use: false })).images.length,
+            0,
+        );
+        assert.equal(
+            (await at("2026-11-22T12:00:00.001Z")({ valid_hours: 48, protect_in_use: false })).images.length,
+            1,
+        );
     });
 
     it("rejects an image id that is not an AMI id", async () => {

@@ -18,6 +18,8 @@ import {
 import { awsError, useClientMock } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
+/** Guardrails off: these tests are about listing itself. */
+const NO_GUARDRAILS = { keepTagKey: "image-janitor:keep", keepLatest: 0, protectInUse: false };
 const ago = (hours: number) => new Date(NOW.getTime() - hours * 3_600_000).toISOString();
 
 function image(id: string, hours: number, extra: Partial<Image> = {}): Image {
@@ -71,7 +73,11 @@ describe("AMI cleanup core", () => {
                     inputs.push(JSON.parse(JSON.stringify(input)));
                     return pages[inputs.length - 1];
                 });
-            const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
+            const { images: items } = await listExpiredImages(new EC2Client({}), {
+                ...NO_GUARDRAILS,
+                validHours: 24,
+                now: NOW,
+            });
             assert.deepEqual(
                 items.map((i) => i.imageId),
                 ["ami-01", "ami-03", "ami-04"],
@@ -101,7 +107,11 @@ describe("AMI cleanup core", () => {
                         }),
                     ],
                 });
-            const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
+            const { images: items } = await listExpiredImages(new EC2Client({}), {
+                ...NO_GUARDRAILS,
+                validHours: 24,
+                now: NOW,
+            });
             assert.deepEqual(items, [
                 {
                     imageId: "ami-0a",
@@ -122,7 +132,11 @@ describe("AMI cleanup core", () => {
                         }),
                     ],
                 });
-            const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
+            const { images: items } = await listExpiredImages(new EC2Client({}), {
+                ...NO_GUARDRAILS,
+                validHours: 24,
+                now: NOW,
+            });
             assert.deepEqual(items[0].snapshotIds, []);
         });
 
@@ -136,7 +150,11 @@ describe("AMI cleanup core", () => {
                         image("ami-0e", 50),
                     ],
                 });
-            const items = await listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW });
+            const { images: items } = await listExpiredImages(new EC2Client({}), {
+                ...NO_GUARDRAILS,
+                validHours: 24,
+                now: NOW,
+            });
             assert.deepEqual(
                 items.map((i) => i.imageId),
                 ["ami-0e"],
@@ -145,9 +163,12 @@ describe("AMI cleanup core", () => {
 
         it("surfaces a DescribeImages failure", async () => {
             ec2().on(DescribeImagesCommand).rejects(awsError("UnauthorizedOperation", "not allowed"));
-            await assert.rejects(listExpiredImages(new EC2Client({}), { validHours: 24, now: NOW }), {
-                name: "UnauthorizedOperation",
-            });
+            await assert.rejects(
+                listExpiredImages(new EC2Client({}), { ...NO_GUARDRAILS, validHours: 24, now: NOW }),
+                {
+                    name: "UnauthorizedOperation",
+                },
+            );
         });
     });
 

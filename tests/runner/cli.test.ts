@@ -88,6 +88,7 @@ describe("cleanup CLI", function () {
                 "dryRun",
                 "validHours",
                 "expired",
+                "skipped",
                 "deleted",
                 "wouldDelete",
                 "skippedSnapshots",

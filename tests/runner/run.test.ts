@@ -4,6 +4,9 @@ import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
     DescribeImagesCommand,
+    DescribeInstancesCommand,
+    DescribeLaunchTemplatesCommand,
+    DescribeLaunchTemplateVersionsCommand,
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
@@ -20,6 +23,11 @@ const old = (id: string, snaps: string[]): Image => ({
 
 describe("local runner", () => {
     const ec2 = useClientMock(EC2Client);
+    // Nothing uses the AMIs unless a test says so.
+    beforeEach(() => {
+        ec2().on(DescribeInstancesCommand).resolves({ Reservations: [] });
+        ec2().on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
+    });
 
     it("finishes every other AMI when one fails, and reports the failure with its AMI", async () => {
         ec2()
@@ -73,6 +81,76 @@ describe("local runner", () => {
         });
         assert.deepEqual(summary.deleted, [{ imageId: "ami-01", snapshotIds: ["snap-01"] }]);
         assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 3);
+    });
+
+    it("keeps expired AMIs a guardrail protects, reports why, and touches none of their snapshots", async () => {
+        const tagged = (
+            id: string,
+            date: string,
+            name: string,
+            tags: Record<string, string> = {},
+        ): Image => ({
+            ...old(id, [`snap-${id.slice(4)}`]),
+            Name: name,
+            CreationDate: date,
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        });
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({
+                Images: [
+                    tagged("ami-01", "2020-01-01T00:00:00.000Z", "web-20200101", {
+                        "image-janitor:keep": "yes",
+                    }),
+                    tagged("ami-02", "2020-01-02T00:00:00.000Z", "web-20200102", {
+                        "image-janitor:keep": "false",
+                    }),
+                    tagged("ami-03", "2020-01-03T00:00:00.000Z", "web-20200103"),
+                    tagged("ami-04", "2020-01-01T00:00:00.000Z", "api-1"),
+                    tagged("ami-05", "2020-01-02T00:00:00.000Z", "api-2"),
+                    tagged("ami-06", "2020-01-03T00:00:00.000Z", "api-3"),
+                ],
+            });
+        ec2()
+            .on(DescribeInstancesCommand)
+            .resolves({ Reservations: [{ Instances: [{ InstanceId: "i-0aa", ImageId: "ami-04" }] }] });
+        ec2()
+            .on(DescribeLaunchTemplatesCommand)
+            .resolves({ LaunchTemplates: [{ LaunchTemplateId: "lt-0bb" }] });
+        ec2()
+            .on(DescribeLaunchTemplateVersionsCommand)
+            .resolves({
+                LaunchTemplateVersions: [{ LaunchTemplateData: { ImageId: "ami-05" } }],
+            });
+        ec2().on(DeregisterImageCommand).resolves({});
+        ec2().on(DeleteSnapshotCommand).resolves({});
+        const summary = await runCleanup({
+            ec2: new EC2Client({}),
+            validHours: 1,
+            keepLatest: 1,
+            retryIntervalMs: 0,
+        });
+        assert.deepEqual(summary.skipped, [
+            { imageId: "ami-01", reason: "keep-tag" },
+            { imageId: "ami-03", reason: "keep-latest" },
+            { imageId: "ami-04", reason: "in-use:instance i-0aa" },
+            { imageId: "ami-05", reason: "in-use:launch-template lt-0bb" },
+            { imageId: "ami-06", reason: "keep-latest" },
+        ]);
+        assert.deepEqual(
+            summary.deleted.map((d) => d.imageId),
+            ["ami-02"],
+        );
+        assert.deepEqual(
+            ec2()
+                .commandCalls(DeleteSnapshotCommand)
+                .map((c) => c.args[0].input.SnapshotId),
+            ["snap-02"],
+        );
+        assert.deepEqual(ec2().commandCalls(DescribeLaunchTemplateVersionsCommand)[0].args[0].input, {
+            LaunchTemplateId: "lt-0bb",
+            Versions: ["$Default", "$Latest"],
+        });
     });
 
     it("fails the whole run, naming the key, when validHours is bad", async () => {

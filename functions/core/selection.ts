@@ -1,0 +1,106 @@
+// Which expired AMIs are kept, and why: keep tag, newest N per group, in use by an instance or launch template.
+// Pure: the EC2 lookups happen elsewhere and arrive here as plain data.
+import { ageHours } from "./images";
+
+export interface Candidate {
+    imageId: string;
+    name: string;
+    creationDate: string;
+    tags: Record<string, string>;
+    snapshotIds: string[];
+}
+
+export interface Guardrails {
+    validHours: number;
+    /** An AMI with this tag key is kept, unless the tag's value is `false`. */
+    keepTagKey: string;
+    /** Keep the newest N AMIs of each group whatever their age; 0 turns it off. */
+    keepLatest: number;
+    /** Group by this tag's value instead of the name without its trailing version or timestamp. */
+    groupByTag?: string;
+}
+
+/** AMI id → the instance or launch template that uses it. */
+export interface Usage {
+    instances: Map<string, string>;
+    launchTemplates: Map<string, string>;
+}
+
+export interface Skipped {
+    imageId: string;
+    reason: string;
+}
+
+const TRAILING_TIMESTAMP = /[-_. ]*\d{4}-?\d{2}-?\d{2}T[\d:.]+Z?$/i;
+const TRAILING_VERSION = /[-_. ]+v?\d+$/i;
+
+/** `web-20261101-1200` and `web-20261102-0900` are both `web`; `app-v1.2.3` is `app`. */
+export function defaultGroup(name: string): string {
+    let group = name.replace(TRAILING_TIMESTAMP, "");
+    for (let prev = ""; prev !== group; ) {
+        prev = group;
+        group = group.replace(TRAILING_VERSION, "");
+    }
+    return group || name;
+}
+
+export function groupOf(c: Candidate, groupByTag?: string): string {
+    return groupByTag ? `tag:${c.tags[groupByTag] ?? ""}` : `name:${defaultGroup(c.name)}`;
+}
+
+const newestFirst = (a: Candidate, b: Candidate) =>
+    b.creationDate.localeCompare(a.creationDate) || a.imageId.localeCompare(b.imageId);
+
+/** Ids of the newest `keep` AMIs of every group. */
+function newestPerGroup(all: Candidate[], keep: number, groupByTag?: string): Set<string> {
+    const kept = new Set<string>();
+    if (keep <= 0) return kept;
+    const groups = new Map<string, Candidate[]>();
+    for (const c of all) {
+        const key = groupOf(c, groupByTag);
+        groups.set(key, [...(groups.get(key) ?? []), c]);
+    }
+    for (const members of groups.values())
+        for (const c of members.sort(newestFirst).slice(0, keep)) kept.add(c.imageId);
+    return kept;
+}
+
+/** The reason an expired AMI is kept, or undefined when it may be deleted. First matching rule wins. */
+export function keepReason(
+    c: Candidate,
+    rules: Guardrails,
+    latest: Set<string>,
+    usage?: Usage,
+): string | undefined {
+    const keepTag = c.tags[rules.keepTagKey];
+    if (keepTag !== undefined && keepTag.trim().toLowerCase() !== "false") return "keep-tag";
+    if (latest.has(c.imageId)) return "keep-latest";
+    const instance = usage?.instances.get(c.imageId);
+    if (instance) return `in-use:instance ${instance}`;
+    const template = usage?.launchTemplates.get(c.imageId);
+    if (template) return `in-use:launch-template ${template}`;
+    return undefined;
+}
+
+/**
+ * Splits the account's available AMIs into those to delete and the expired ones kept with their reason. AMIs
+ * that are not expired are neither. `usage` is undefined when in-use protection is off.
+ */
+export function selectExpired(
+    all: Candidate[],
+    rules: Guardrails,
+    now: Date,
+    usage?: Usage,
+): { expired: Candidate[]; skipped: Skipped[] } {
+    const latest = newestPerGroup(all, rules.keepLatest, rules.groupByTag);
+    const expired: Candidate[] = [];
+    const skipped: Skipped[] = [];
+    for (const c of all) {
+        const age = ageHours(c.creationDate, now);
+        if (Number.isNaN(age) || age <= rules.validHours) continue;
+        const reason = keepReason(c, rules, latest, usage);
+        if (reason) skipped.push({ imageId: c.imageId, reason });
+        else expired.push(c);
+    }
+    return { expired, skipped };
+}
