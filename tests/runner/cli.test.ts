@@ -39,6 +39,14 @@ describe("cleanup CLI", function () {
             ["--valid-hours", "5", "--max-concurrency", "99"],
             'error: --max-concurrency must be a whole number from 1 to 40 (got "99")',
         ],
+        [
+            ["--valid-hours", "5", "--keep-latest", "-2"],
+            'error: --keep-latest must be a whole number from 0 to 1000 (got "-2")',
+        ],
+        [
+            ["--valid-hours", "5", "--keep-tag", "aws:x"],
+            'error: --keep-tag must be a tag key of 1 to 128 characters, not starting with aws: (got "aws:x")',
+        ],
     ] as [string[], string][]) {
         it(`exits 2 with a clear error for ${JSON.stringify(args)}`, () => {
             const r = cli(args);
