@@ -40,7 +40,7 @@ describe("cleanup CLI", function () {
             'error: --max-concurrency must be a whole number from 1 to 40 (got "99")',
         ],
         [
-            ["--valid-hours", "5", "--keep-latest", "-2"],
+            ["--valid-hours", "5", "--keep-latest=-2"],
             'error: --keep-latest must be a whole number from 0 to 1000 (got "-2")',
         ],
         [
