@@ -153,6 +153,90 @@ describe("local runner", () => {
         });
     });
 
+    it("deletes every expired AMI and nothing else when 30% of EC2 calls are throttled", async () => {
+        // A seeded generator, so a failure can be replayed.
+        let seed = 42;
+        const random = () => {
+            seed = (seed * 1103515245 + 12345) % 2 ** 31;
+            return seed / 2 ** 31;
+        };
+        const throttled = <T>(fn: () => T) => {
+            if (random() < 0.3) throw awsError("RequestLimitExceeded", "Request limit exceeded.");
+            return fn();
+        };
+        const images = Array.from({ length: 40 }, (_, i) => ({
+            ...old(`ami-${String(i).padStart(3, "0")}`, [`snap-${i}`]),
+            CreationDate: i % 4 === 0 ? new Date().toISOString() : "2020-01-01T00:00:00.000Z",
+        }));
+        const registered = new Set(images.map((i) => i.ImageId));
+        ec2()
+            .on(DescribeImagesCommand)
+            .callsFake(() => throttled(() => ({ Images: images.filter((i) => registered.has(i.ImageId)) })));
+        ec2()
+            .on(DeregisterImageCommand)
+            .callsFake((input) =>
+                throttled(() => {
+                    if (!registered.delete(input.ImageId)) throw awsError("InvalidAMIID.NotFound");
+                    return {};
+                }),
+            );
+        const deletedSnapshots: string[] = [];
+        ec2()
+            .on(DeleteSnapshotCommand)
+            .callsFake((input) =>
+                throttled(() => {
+                    deletedSnapshots.push(input.SnapshotId);
+                    return {};
+                }),
+            );
+        // SDK retries off: every throttle reaches the state machine's own Retry.
+        const summary = await runCleanup({
+            ec2: new EC2Client({ maxAttempts: 1 }),
+            validHours: 1,
+            retryIntervalMs: 0,
+            protectInUse: false,
+        });
+        const expired = images.filter((_, i) => i % 4 !== 0).map((i) => i.ImageId);
+        assert.deepEqual(summary.failed, []);
+        assert.deepEqual(summary.deleted.map((d) => d.imageId).sort(), expired);
+        assert.deepEqual(
+            [...registered].sort(),
+            images.filter((_, i) => i % 4 === 0).map((i) => i.ImageId),
+        );
+        assert.deepEqual(
+            [...new Set(deletedSnapshots)].sort(),
+            images
+                .filter((_, i) => i % 4 !== 0)
+                .flatMap((i) => i.BlockDeviceMappings?.map((m) => m.Ebs?.SnapshotId ?? "") ?? [])
+                .sort(),
+        );
+    });
+
+    it("counts an AMI or snapshot someone else deleted between listing and deleting as done", async () => {
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({ Images: [old("ami-01", ["snap-01"]), old("ami-02", ["snap-02"])] });
+        ec2().on(DeregisterImageCommand).resolves({});
+        ec2()
+            .on(DeregisterImageCommand, { ImageId: "ami-01" })
+            .rejects(awsError("InvalidAMIID.NotFound", "The image id '[ami-01]' does not exist"));
+        ec2().on(DeleteSnapshotCommand).resolves({});
+        ec2()
+            .on(DeleteSnapshotCommand, { SnapshotId: "snap-02" })
+            .rejects(awsError("InvalidSnapshot.NotFound"));
+        const summary = await runCleanup({
+            ec2: new EC2Client({}),
+            validHours: 1,
+            retryIntervalMs: 0,
+            protectInUse: false,
+        });
+        assert.deepEqual(summary.failed, []);
+        assert.deepEqual(summary.deleted, [
+            { imageId: "ami-01", snapshotIds: ["snap-01"] },
+            { imageId: "ami-02", snapshotIds: ["snap-02"] },
+        ]);
+    });
+
     it("fails the whole run, naming the key, when validHours is bad", async () => {
         await assert.rejects(runCleanup({ ec2: new EC2Client({}), validHours: 0 }), {
             message: "validHours must be a whole number 1 or more (got 0)",
