@@ -16,6 +16,9 @@ const cleanup = new AmiCleanup("ami-cleanup", {
     keepLatest: config.keepLatest,
     groupByTag: config.groupByTag,
     protectInUse: config.protectInUse,
+    ...(config.alertEmail || config.alertTopicArn
+        ? { alerts: config.alertTopicArn ? { topicArn: config.alertTopicArn } : { email: config.alertEmail } }
+        : {}),
 });
 
 const repository = new SelfEmptyingRepository("images", {
@@ -31,6 +34,7 @@ export const stateMachineArn = cleanup.stateMachineArn;
 export const functionNames = cleanup.functionNames;
 export const scheduleName = cleanup.scheduleName;
 export const logGroupNames = cleanup.logGroupNames;
+export const alertTopicArn = cleanup.alertTopicArn;
 export const repositoryName = repository.repositoryName;
 export const repositoryUrl = repository.repositoryUrl;
 export const ecrEmptyMode = config.ecrEmptyMode;

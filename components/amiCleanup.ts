@@ -4,9 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { functionArchive } from "./bundle";
 import { buildDefinition } from "./definition";
 import {
+    alertTopicPolicy,
     assumeRolePolicy,
     deleteSnapshotsPolicy,
     deregisterImagePolicy,
+    executionAlertPattern,
     listImagesPolicy,
     type PolicyDocument,
     type Scope,
@@ -36,6 +38,11 @@ export interface AmiCleanupArgs {
     groupByTag?: pulumi.Input<string>;
     /** Keep AMIs that instances or launch templates use. Defaults to `true`. */
     protectInUse?: pulumi.Input<boolean>;
+    /**
+     * Notify when a run fails, times out or is aborted: `email` creates a topic with that subscription, `topicArn`
+     * uses an existing topic (whose policy must let EventBridge publish). Defaults to no alerts.
+     */
+    alerts?: { email?: string; topicArn?: string };
 }
 
 interface FunctionSpec {
@@ -73,6 +80,8 @@ export class AmiCleanup extends pulumi.ComponentResource {
     public readonly functionNames: pulumi.Output<Record<FunctionKey, string>>;
     public readonly scheduleName: pulumi.Output<string>;
     public readonly logGroupNames: pulumi.Output<Record<FunctionKey | "stateMachine", string>>;
+    /** The topic alerts go to, when alerts are on. */
+    public readonly alertTopicArn: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: AmiCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("image-janitor:ami:AmiCleanup", name, {}, opts);
@@ -223,6 +232,10 @@ export class AmiCleanup extends pulumi.ComponentResource {
             { parent: this, dependsOn: [schedulerRolePolicy] },
         );
 
+        this.alertTopicArn = args.alerts
+            ? this.alertOnFailure(name, machine.arn, args.alerts)
+            : pulumi.output(undefined);
+
         this.stateMachineArn = machine.arn;
         this.functionNames = pulumi.output({
             list: functions.list.name,
@@ -241,6 +254,48 @@ export class AmiCleanup extends pulumi.ComponentResource {
             functionNames: this.functionNames,
             scheduleName: this.scheduleName,
             logGroupNames: this.logGroupNames,
+            alertTopicArn: this.alertTopicArn,
         });
+    }
+
+    /** An EventBridge rule on the state machine's failed, timed-out and aborted executions, sent to SNS. */
+    private alertOnFailure(
+        name: string,
+        machineArn: pulumi.Output<string>,
+        alerts: { email?: string; topicArn?: string },
+    ) {
+        const parent = { parent: this };
+        const rule = new aws.cloudwatch.EventRule(
+            `${name}-alerts`,
+            {
+                description: "image-janitor: an AMI cleanup run failed, timed out or was aborted",
+                eventPattern: machineArn.apply((arn) => JSON.stringify(executionAlertPattern(arn))),
+            },
+            parent,
+        );
+        let topicArn: pulumi.Output<string>;
+        if (alerts.topicArn) {
+            topicArn = pulumi.output(alerts.topicArn);
+        } else {
+            const topic = new aws.sns.Topic(`${name}-alerts`, {}, parent);
+            new aws.sns.TopicPolicy(
+                `${name}-alerts`,
+                {
+                    arn: topic.arn,
+                    policy: pulumi
+                        .all([topic.arn, rule.arn])
+                        .apply(([t, r]) => JSON.stringify(alertTopicPolicy(t, r))),
+                },
+                parent,
+            );
+            new aws.sns.TopicSubscription(
+                `${name}-alerts`,
+                { topic: topic.arn, protocol: "email", endpoint: alerts.email ?? "" },
+                parent,
+            );
+            topicArn = topic.arn;
+        }
+        new aws.cloudwatch.EventTarget(`${name}-alerts`, { rule: rule.name, arn: topicArn }, parent);
+        return topicArn;
     }
 }

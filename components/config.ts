@@ -23,6 +23,10 @@ export interface JanitorConfig {
     /** Empty: group by name. */
     groupByTag: string;
     protectInUse: boolean;
+    /** Empty: no email alerts. */
+    alertEmail: string;
+    /** Empty: no alerts to an existing topic. */
+    alertTopicArn: string;
 }
 
 export const DEFAULTS = {
@@ -41,7 +45,12 @@ export const DEFAULTS = {
     keepLatest: 0,
     groupByTag: "",
     protectInUse: true,
+    alertEmail: "",
+    alertTopicArn: "",
 } as const;
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 
 const REPOSITORY_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
@@ -162,7 +171,33 @@ export function readJanitorConfig(config: ConfigSource, stack: string): JanitorC
             return v as EmptyMode;
         }),
         ...guardrails(get),
+        ...alerts(get),
     };
+}
+
+function alerts(get: (key: string, fallback: string) => string): {
+    alertEmail: string;
+    alertTopicArn: string;
+} {
+    const alertEmail = checked("alertEmail", get("alertEmail", DEFAULTS.alertEmail), (k, v) => {
+        if (v !== "" && !EMAIL.test(v)) throw new ConfigError(k, v, "an email address, or empty for none");
+        return v;
+    });
+    const alertTopicArn = checked("alertTopicArn", get("alertTopicArn", DEFAULTS.alertTopicArn), (k, v) => {
+        if (v !== "" && !TOPIC_ARN.test(v))
+            throw new ConfigError(
+                k,
+                v,
+                "an SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:alerts, or empty",
+            );
+        return v;
+    });
+    if (alertEmail && alertTopicArn) {
+        throw configError(
+            `alertEmail and alertTopicArn are exclusive: set one (got ${JSON.stringify(alertEmail)} and ${JSON.stringify(alertTopicArn)})`,
+        );
+    }
+    return { alertEmail, alertTopicArn };
 }
 
 /** The guardrails, checked exactly as the list Lambda checks its event, under the config keys' names. */

@@ -130,3 +130,31 @@ export function emptyRepositoryPolicy(
         Resource: repositoryArn,
     });
 }
+
+/** EventBridge may publish to the alert topic, for this rule only. */
+export function alertTopicPolicy(topicArn: string, ruleArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "PublishCleanupAlerts",
+                Effect: "Allow",
+                Principal: { Service: "events.amazonaws.com" },
+                Action: "sns:Publish",
+                Resource: topicArn,
+                Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
+            },
+        ],
+    };
+}
+
+/** The execution endings that need a person: everything but success. */
+export const ALERT_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"];
+
+export function executionAlertPattern(stateMachineArn: string): Record<string, unknown> {
+    return {
+        source: ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        detail: { status: ALERT_STATUSES, stateMachineArn: [stateMachineArn] },
+    };
+}

@@ -22,6 +22,8 @@ describe("stack config", () => {
             keepLatest: 0,
             groupByTag: "",
             protectInUse: true,
+            alertEmail: "",
+            alertTopicArn: "",
         });
     });
 
@@ -41,6 +43,7 @@ describe("stack config", () => {
             keepLatest: "2",
             groupByTag: "app",
             protectInUse: "false",
+            alertEmail: "ops@example.com",
         };
         assert.deepEqual(read(all), {
             validHours: 1,
@@ -57,6 +60,8 @@ describe("stack config", () => {
             keepLatest: 2,
             groupByTag: "app",
             protectInUse: false,
+            alertEmail: "ops@example.com",
+            alertTopicArn: "",
         });
     });
 
@@ -129,6 +134,17 @@ describe("stack config", () => {
             'invalid config image-janitor:keepTagKey must be a tag key of 1 to 128 characters, not starting with aws: (got "")',
         ],
         [
+            "alertEmail",
+            "ops",
+            'invalid config image-janitor:alertEmail must be an email address, or empty for none (got "ops")',
+        ],
+        [
+            "alertTopicArn",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "invalid config image-janitor:alertTopicArn must be an SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:alerts, " +
+                'or empty (got "arn:aws:sqs:us-east-1:123456789012:q")',
+        ],
+        [
             "repositoryName",
             "Web_App",
             "invalid config image-janitor:repositoryName must be an ECR repository name: 2 to 256 of a-z 0-9 . _ - /, " +
@@ -140,6 +156,25 @@ describe("stack config", () => {
             assert.throws(() => read({ [key]: value }), { name: "ConfigError", message });
         });
     }
+
+    it("takes an alert email or an alert topic, not both", () => {
+        assert.equal(
+            read({ alertTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts" }).alertTopicArn,
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        );
+        assert.throws(
+            () =>
+                read({
+                    alertEmail: "ops@example.com",
+                    alertTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts",
+                }),
+            {
+                name: "ConfigError",
+                message:
+                    'invalid config image-janitor:alertEmail and alertTopicArn are exclusive: set one (got "ops@example.com" and "arn:aws:sns:eu-west-1:123456789012:alerts")',
+            },
+        );
+    });
 
     it("rejects a log retention CloudWatch does not offer, listing those it does", () => {
         assert.throws(() => read({ logRetentionDays: "10" }), {

@@ -14,6 +14,10 @@ import {
 const FN = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:ami-cleanup-${name}-0a1b2c3`;
 const LOGS = (name: string) => `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:ami-cleanup-${name}-0a1b2c3`;
 
+/** The program's own registrations: other test files declare components of their own in the same runtime. */
+const PROGRAM_NAMES = /^(ami-cleanup|images)(-|$)/;
+const ofProgram = (type: string) => registered(type).filter((r) => PROGRAM_NAMES.test(r.name));
+
 describe("Pulumi program (mock runtime)", () => {
     // biome-ignore lint/suspicious/noExplicitAny: the program module's exports are outputs of several shapes
     let program: any;
@@ -25,7 +29,7 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("declares exactly the AMI cleanup and the self-emptying repository, each under its component", () => {
-        const mine = registrations.filter((r) => /^(ami-cleanup|images)(-|$)/.test(r.name));
+        const mine = registrations.filter((r) => PROGRAM_NAMES.test(r.name));
         const counts: Record<string, number> = {};
         for (const r of mine) counts[r.type] = (counts[r.type] ?? 0) + 1;
         assert.deepEqual(counts, {
@@ -49,7 +53,7 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("ships three bundled Node.js 22 functions with JSON logs into their own log groups", () => {
-        const fns = registered("aws:lambda/function:Function");
+        const fns = ofProgram("aws:lambda/function:Function");
         assert.deepEqual(
             fns.map((f) => [
                 f.name,
@@ -77,7 +81,7 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("keeps every log group for the configured retention", () => {
-        const groups = registered("aws:cloudwatch/logGroup:LogGroup");
+        const groups = ofProgram("aws:cloudwatch/logGroup:LogGroup");
         assert.deepEqual(
             groups.map((g) => [g.name, g.inputs.retentionInDays, g.inputs.namePrefix]),
             [
@@ -92,7 +96,7 @@ describe("Pulumi program (mock runtime)", () => {
     it("gives each function exactly its own EC2 action and its own log group", () => {
         const policy = (name: string) =>
             JSON.parse(
-                registered("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === `ami-cleanup-${name}`)
+                ofProgram("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === `ami-cleanup-${name}`)
                     ?.inputs.policy as string,
             );
         const logs = (name: string) => ({
@@ -165,7 +169,7 @@ describe("Pulumi program (mock runtime)", () => {
     it("trusts only the service each role is for, guarded by the account", () => {
         const trust = (name: string) =>
             JSON.parse(
-                registered("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-${name}`)?.inputs
+                ofProgram("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-${name}`)?.inputs
                     .assumeRolePolicy as string,
             ).Statement[0];
         assert.deepEqual(trust("list").Principal, { Service: "lambda.amazonaws.com" });
@@ -179,7 +183,7 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("declares a STANDARD state machine that logs everything, with the configured definition", () => {
-        const [machine] = registered("aws:sfn/stateMachine:StateMachine");
+        const [machine] = ofProgram("aws:sfn/stateMachine:StateMachine");
         assert.equal(machine.inputs.type, "STANDARD");
         assert.deepEqual(machine.inputs.loggingConfiguration, {
             level: "ALL",
@@ -203,7 +207,7 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("starts the state machine on the configured schedule", () => {
-        const [schedule] = registered("aws:scheduler/schedule:Schedule");
+        const [schedule] = ofProgram("aws:scheduler/schedule:Schedule");
         assert.equal(schedule.inputs.scheduleExpression, "rate(2 hours)");
         assert.deepEqual(schedule.inputs.flexibleTimeWindow, { mode: "OFF" });
         assert.deepEqual(schedule.inputs.target, {
@@ -239,7 +243,7 @@ describe("Pulumi program (mock runtime)", () => {
     });
 
     it("declares the repository with scanning, lifecycle rules and forceDelete off", () => {
-        const [repo] = registered("awsx:ecr:Repository");
+        const [repo] = ofProgram("awsx:ecr:Repository");
         assert.deepEqual(repo.inputs, {
             name: "image-janitor-test",
             forceDelete: false,
@@ -260,7 +264,7 @@ describe("Pulumi program (mock runtime)", () => {
 
     it("empties the repository through a dynamic resource fed by the repository's outputs, so it is deleted first", () => {
         const type = "pulumi-nodejs:dynamic/image-janitor:RepositoryEmptier";
-        const emptier = registered(type).find((r) => r.name === "images-emptier");
+        const emptier = ofProgram(type).find((r) => r.name === "images-emptier");
         assert.ok(emptier);
         assert.deepEqual(
             { ...emptier.inputs, __provider: typeof emptier.inputs.__provider },
