@@ -58,14 +58,26 @@ export function listImagesPolicy(logGroupArn: string): PolicyDocument {
     });
 }
 
-/** AMI ARNs carry no account id, so the narrowest scope is every image in the region. */
+/**
+ * AMI and snapshot ARNs carry no account id, so the narrowest scope is every image and snapshot in the region.
+ * DeleteSnapshot is here because DeregisterImage's DeleteAssociatedSnapshots deletes them in the same call.
+ */
 export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocument {
-    return doc(logWriteStatement(`${logGroupArn}:*`), {
-        Sid: "DeregisterImages",
-        Effect: "Allow",
-        Action: "ec2:DeregisterImage",
-        Resource: `arn:${s.partition}:ec2:${s.region}::image/*`,
-    });
+    return doc(
+        logWriteStatement(`${logGroupArn}:*`),
+        {
+            Sid: "DeregisterImages",
+            Effect: "Allow",
+            Action: "ec2:DeregisterImage",
+            Resource: `arn:${s.partition}:ec2:${s.region}::image/*`,
+        },
+        {
+            Sid: "DeleteAssociatedSnapshots",
+            Effect: "Allow",
+            Action: "ec2:DeleteSnapshot",
+            Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
+        },
+    );
 }
 
 /** Snapshot ARNs carry no account id either: every snapshot in the region. */

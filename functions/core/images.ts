@@ -2,6 +2,7 @@
 import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
+    type DeregisterImageCommandOutput,
     DescribeLaunchTemplateVersionsCommand,
     type EC2Client,
     type Image,
@@ -170,6 +171,13 @@ export async function listExpiredImages(
 
 const GONE_IMAGE = new Set(["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]);
 const GONE_SNAPSHOT = new Set(["InvalidSnapshot.NotFound"]);
+/** How EC2 (or an older endpoint) refuses a parameter it does not know. */
+const NO_DELETE_ASSOCIATED = new Set([
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "UnknownParameter",
+    "InvalidParameterCombination",
+]);
 
 export interface ActionInput {
     image: ImageItem;
@@ -183,8 +191,33 @@ export async function deregisterImage(
     log: Log = silentLog,
 ): Promise<DeregisterResult> {
     const { imageId } = input.image;
+    const send = (deleteSnapshots: boolean) =>
+        ec2.send(
+            new DeregisterImageCommand({
+                ImageId: imageId,
+                DryRun: input.dryRun,
+                ...(deleteSnapshots ? { DeleteAssociatedSnapshots: true } : {}),
+            }),
+        );
+    let deletedWithImage: string[] = [];
     try {
-        await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DryRun: input.dryRun }));
+        // One call deregisters and deletes the snapshots no other AMI uses: if the run dies right after it,
+        // nothing is orphaned. DeleteSnapshotState then finds them gone, or deletes what EC2 left.
+        let result: DeregisterImageCommandOutput;
+        try {
+            result = await send(true);
+        } catch (err) {
+            if (
+                !NO_DELETE_ASSOCIATED.has(errorName(err)) ||
+                !/DeleteAssociatedSnapshots/i.test(errorMessage(err))
+            )
+                throw err;
+            log({ message: "DeleteAssociatedSnapshots not supported here; deregistering alone", imageId });
+            result = await send(false);
+        }
+        deletedWithImage = (result.DeleteSnapshotResults ?? [])
+            .filter((r) => r.ReturnCode === "success" && r.SnapshotId)
+            .map((r) => r.SnapshotId as string);
     } catch (err) {
         const name = errorName(err);
         if (input.dryRun && name === "DryRunOperation") {
@@ -197,7 +230,7 @@ export async function deregisterImage(
         }
         throw wrapAwsError(imageId, "DeregisterImage", err);
     }
-    log({ message: "deregistered", imageId });
+    log({ message: "deregistered", imageId, snapshotsDeletedWithImage: deletedWithImage });
     return { imageId, outcome: input.dryRun ? "dry-run" : "deregistered" };
 }
 

@@ -132,6 +132,12 @@ describe("Pulumi program (mock runtime)", () => {
                     Action: "ec2:DeregisterImage",
                     Resource: "arn:aws:ec2:us-east-1::image/*",
                 },
+                {
+                    Sid: "DeleteAssociatedSnapshots",
+                    Effect: "Allow",
+                    Action: "ec2:DeleteSnapshot",
+                    Resource: "arn:aws:ec2:us-east-1::snapshot/*",
+                },
             ],
         });
         assert.deepEqual(policy("snapshots"), {

@@ -185,8 +185,38 @@ describe("AMI cleanup core", () => {
                 ec2()
                     .commandCalls(DeregisterImageCommand)
                     .map((c) => c.args[0].input),
-                [{ ImageId: "ami-0123", DryRun: false }],
+                [{ ImageId: "ami-0123", DryRun: false, DeleteAssociatedSnapshots: true }],
             );
+        });
+
+        it("falls back to deregistering alone where EC2 does not know DeleteAssociatedSnapshots", async () => {
+            ec2()
+                .on(DeregisterImageCommand)
+                .rejectsOnce(
+                    awsError("UnknownParameter", "The parameter DeleteAssociatedSnapshots is not recognized"),
+                )
+                .resolves({});
+            const result = await deregisterImage(new EC2Client({}), { image: item, dryRun: false });
+            assert.deepEqual(result, { imageId: "ami-0123", outcome: "deregistered" });
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DeregisterImageCommand)
+                    .map((c) => c.args[0].input),
+                [
+                    { ImageId: "ami-0123", DryRun: false, DeleteAssociatedSnapshots: true },
+                    { ImageId: "ami-0123", DryRun: false },
+                ],
+            );
+        });
+
+        it("does not fall back on other parameter errors", async () => {
+            ec2()
+                .on(DeregisterImageCommand)
+                .rejects(awsError("InvalidParameterValue", "Invalid id: ami-0123"));
+            await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
+                name: ErrorNames.awsError,
+            });
+            assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 1);
         });
 
         for (const name of ["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]) {
