@@ -237,6 +237,96 @@ describe("local runner", () => {
         ]);
     });
 
+    it("after a run dies between deregistering and deleting snapshots, the next run finishes with nothing orphaned", async () => {
+        // A fake EC2 that honours DeleteAssociatedSnapshots: snapshots no other registered AMI uses go with the AMI.
+        const images = Array.from({ length: 6 }, (_, i) => old(`ami-0${i}`, [`snap-0${i}`]));
+        images.push(old("ami-shared", ["snap-00"])); // keeps snap-00 alive: it is not expired
+        images[6].CreationDate = new Date().toISOString();
+        const registered = new Map(images.map((i) => [i.ImageId ?? "", i]));
+        const snapshots = new Set(
+            images.flatMap((i) => i.BlockDeviceMappings?.map((m) => m.Ebs?.SnapshotId ?? "") ?? []),
+        );
+        const deletions: string[] = [];
+        const inUse = (snap: string) =>
+            [...registered.values()].some((i) =>
+                i.BlockDeviceMappings?.some((m) => m.Ebs?.SnapshotId === snap),
+            );
+        ec2()
+            .on(DescribeImagesCommand)
+            .callsFake(() => ({ Images: [...registered.values()] }));
+        ec2()
+            .on(DeregisterImageCommand)
+            .callsFake((input) => {
+                const image = registered.get(input.ImageId);
+                if (!image) throw awsError("InvalidAMIID.NotFound");
+                registered.delete(input.ImageId);
+                const results = [];
+                for (const m of image.BlockDeviceMappings ?? []) {
+                    const snap = m.Ebs?.SnapshotId ?? "";
+                    if (input.DeleteAssociatedSnapshots && snapshots.has(snap) && !inUse(snap)) {
+                        snapshots.delete(snap);
+                        deletions.push(snap);
+                        results.push({ SnapshotId: snap, ReturnCode: "success" as const });
+                    }
+                }
+                return { Return: true, DeleteSnapshotResults: results };
+            });
+        // First run: the process dies before any DeleteSnapshot call returns.
+        let dying = true;
+        ec2()
+            .on(DeleteSnapshotCommand)
+            .callsFake((input) => {
+                if (dying) return new Promise(() => {});
+                if (!snapshots.has(input.SnapshotId)) throw awsError("InvalidSnapshot.NotFound");
+                if (inUse(input.SnapshotId))
+                    throw awsError(
+                        "InvalidSnapshot.InUse",
+                        `The snapshot ${input.SnapshotId} is currently in use by ami-shared`,
+                    );
+                snapshots.delete(input.SnapshotId);
+                deletions.push(input.SnapshotId);
+                return {};
+            });
+        const first = runCleanup({
+            ec2: new EC2Client({}),
+            validHours: 1,
+            retryIntervalMs: 0,
+            protectInUse: false,
+            maxConcurrency: 3,
+        });
+        const died = await Promise.race([
+            first.then(() => false),
+            new Promise<boolean>((r) => setTimeout(() => r(true), 1500)),
+        ]);
+        assert.equal(died, true, "the first run never finished");
+        const deregisteredByFirst = ec2().commandCalls(DeregisterImageCommand).length;
+        assert.ok(
+            deregisteredByFirst > 0 && deregisteredByFirst < 6,
+            `first run deregistered ${deregisteredByFirst} of 6`,
+        );
+
+        dying = false;
+        const second = await runCleanup({
+            ec2: new EC2Client({}),
+            validHours: 1,
+            retryIntervalMs: 0,
+            protectInUse: false,
+        });
+        assert.deepEqual(second.failed, []);
+        assert.deepEqual([...registered.keys()], ["ami-shared"]);
+        assert.deepEqual([...snapshots].sort(), ["snap-00"], "only the snapshot the kept AMI uses remains");
+        assert.deepEqual(
+            [...deletions].sort(),
+            ["snap-01", "snap-02", "snap-03", "snap-04", "snap-05"],
+            "each deleted exactly once",
+        );
+        assert.equal(
+            ec2().commandCalls(DeregisterImageCommand).length,
+            6,
+            "the second run deregisters only what the first did not",
+        );
+    });
+
     it("fails the whole run, naming the key, when validHours is bad", async () => {
         await assert.rejects(runCleanup({ ec2: new EC2Client({}), validHours: 0 }), {
             message: "validHours must be a whole number 1 or more (got 0)",
