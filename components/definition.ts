@@ -175,6 +175,7 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                         dryRun: o.dryRun,
                         "expired.$": "States.ArrayLength($.listed.images)",
                         "skipped.$": "$.listed.skipped",
+                        "estimatedGiB.$": "$.listed.estimatedGiB",
                         "results.$": "$.results",
                     },
                 },

@@ -38,6 +38,9 @@ export function renderSummary(s: RunSummary): string {
         lines.push(`kept snapshot ${k.snapshotId} of ${k.imageId}: ${k.reason}`);
     for (const f of s.failed) lines.push(`failed ${f.imageId}: ${f.error}`);
     const done = s.dryRun ? `would delete ${s.wouldDelete.length}` : `deleted ${s.deleted.length}`;
-    lines.push(`expired ${s.expired.length}, ${done}, failed ${s.failed.length}`);
+    for (const k of s.skipped) lines.push(`kept ${k.imageId}: ${k.reason}`);
+    lines.push(
+        `expired ${s.expired.length}, ${done}, kept ${s.skipped.length}, failed ${s.failed.length}, about ${s.estimatedGiB} GiB of snapshots`,
+    );
     return `${lines.join("\n")}\n`;
 }

@@ -56,6 +56,8 @@ export interface RunSummary {
     expired: ImageItem[];
     /** Expired AMIs kept by a guardrail, with the reason. */
     skipped: Skipped[];
+    /** GiB the deletions free (dry run: would free), from the snapshots' volume sizes. */
+    estimatedGiB: number;
     /** AMIs deregistered with the snapshots that are gone now (empty in a dry run). */
     deleted: { imageId: string; snapshotIds: string[] }[];
     /** Dry run only: what a real run would delete. */
@@ -69,6 +71,7 @@ interface ExecutionSummary {
     dryRun: boolean;
     expired: number;
     skipped: Skipped[];
+    estimatedGiB: number;
     results: IterationRecord[];
 }
 
@@ -94,6 +97,7 @@ export function summarize(expired: ImageItem[], s: ExecutionSummary): RunSummary
         validHours: s.validHours,
         expired,
         skipped: s.skipped,
+        estimatedGiB: s.estimatedGiB,
         deleted: s.results.filter((r) => r.status === "deleted").map(done),
         wouldDelete: s.results.filter((r) => r.status === "would-delete").map(done),
         skippedSnapshots: s.results.flatMap((r) =>

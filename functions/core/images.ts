@@ -64,6 +64,14 @@ export function snapshotIdsOf(image: Pick<Image, "BlockDeviceMappings">): string
     return [...new Set(ids)];
 }
 
+/** Sum of the volume sizes of the image's EBS snapshot mappings. */
+export function snapshotSizeGiB(image: Pick<Image, "BlockDeviceMappings">): number {
+    return (image.BlockDeviceMappings ?? []).reduce(
+        (sum, m) => sum + (m.Ebs?.SnapshotId ? (m.Ebs.VolumeSize ?? 0) : 0),
+        0,
+    );
+}
+
 export interface ListOptions extends Guardrails {
     now: Date;
     /** Keep AMIs that a not-terminated instance runs or a launch template's default or latest version names. */
@@ -75,6 +83,8 @@ export interface Listing {
     images: ImageItem[];
     /** Expired but kept, with the reason. */
     skipped: Skipped[];
+    /** GiB the deletions free, from the snapshots' volume sizes (shared snapshots make it an upper bound). */
+    estimatedGiB: number;
 }
 
 export const DEFAULT_KEEP_TAG_KEY = "image-janitor:keep";
@@ -103,6 +113,7 @@ async function listCandidates(ec2: EC2Client, log: Log): Promise<Candidate[]> {
                 creationDate,
                 tags,
                 snapshotIds: snapshotIdsOf(image),
+                sizeGiB: snapshotSizeGiB(image),
             });
         }
     }
@@ -166,7 +177,8 @@ export async function listExpiredImages(
         });
         return { imageId, name, creationDate, snapshotIds };
     });
-    return { images, skipped };
+    const estimatedGiB = expired.reduce((sum, c) => sum + (c.sizeGiB ?? 0), 0);
+    return { images, skipped, estimatedGiB };
 }
 
 const GONE_IMAGE = new Set(["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]);

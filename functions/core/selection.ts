@@ -8,6 +8,8 @@ export interface Candidate {
     creationDate: string;
     tags: Record<string, string>;
     snapshotIds: string[];
+    /** Sum of the EBS snapshot mappings' volume sizes: what deleting it frees, at most. */
+    sizeGiB?: number;
 }
 
 export interface Guardrails {

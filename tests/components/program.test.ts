@@ -172,6 +172,18 @@ describe("Pulumi program (mock runtime)", () => {
         });
     });
 
+    it("grants no mutating action on `*`: only Describe and vended-log actions, which AWS offers on `*` alone", () => {
+        const readOnlyOrStarOnly =
+            /^(ec2:Describe\w+|logs:(Create|Get|Update|Delete|List)LogDeliver(y|ies)|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)$/;
+        for (const p of ofProgram("aws:iam/rolePolicy:RolePolicy")) {
+            for (const st of JSON.parse(p.inputs.policy as string).Statement) {
+                if (!([] as unknown[]).concat(st.Resource).includes("*")) continue;
+                for (const action of ([] as string[]).concat(st.Action))
+                    assert.match(action, readOnlyOrStarOnly, `${p.name}: ${action} on *`);
+            }
+        }
+    });
+
     it("trusts only the service each role is for, guarded by the account", () => {
         const trust = (name: string) =>
             JSON.parse(

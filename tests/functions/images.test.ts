@@ -122,6 +122,34 @@ describe("AMI cleanup core", () => {
             ]);
         });
 
+        it("estimates the GiB freed from the EBS snapshot mappings' volume sizes", async () => {
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [
+                        image("ami-0f", 50, {
+                            BlockDeviceMappings: [
+                                { DeviceName: "/dev/xvda", Ebs: { SnapshotId: "snap-r", VolumeSize: 8 } },
+                                { DeviceName: "/dev/sdb", Ebs: { SnapshotId: "snap-d", VolumeSize: 100 } },
+                                { DeviceName: "/dev/sdc", Ebs: { VolumeSize: 500 } },
+                                { DeviceName: "/dev/sdd", VirtualName: "ephemeral0" },
+                            ],
+                        }),
+                        image("ami-10", 1, {
+                            BlockDeviceMappings: [
+                                { DeviceName: "/dev/xvda", Ebs: { SnapshotId: "snap-y", VolumeSize: 30 } },
+                            ],
+                        }),
+                    ],
+                });
+            const listing = await listExpiredImages(new EC2Client({}), {
+                ...NO_GUARDRAILS,
+                validHours: 24,
+                now: NOW,
+            });
+            assert.equal(listing.estimatedGiB, 108);
+        });
+
         it("keeps instance-store AMIs listable with no snapshots instead of failing", async () => {
             ec2()
                 .on(DescribeImagesCommand)

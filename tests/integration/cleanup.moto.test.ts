@@ -65,6 +65,8 @@ describe("AMI cleanup against moto server", function () {
         );
         assert.deepEqual(summary.deleted, []);
         assert.deepEqual(summary.failed, []);
+        // moto gives every AMI one 15 GiB volume
+        assert.equal(summary.estimatedGiB, 45);
         assert.deepEqual(await imagesById(ec2), before_);
         assert.deepEqual(await snapshotIds(ec2), snapsBefore);
     });

@@ -97,6 +97,7 @@ describe("cleanup CLI", function () {
                 "validHours",
                 "expired",
                 "skipped",
+                "estimatedGiB",
                 "deleted",
                 "wouldDelete",
                 "skippedSnapshots",
@@ -117,7 +118,7 @@ describe("cleanup CLI", function () {
                 r.stdout,
                 /^AMIs older than 48 hours:\nIMAGE ID +NAME +CREATED +RESULT +SNAPSHOTS\nami-0c1100000000000a1 +old +\S+ +deleted +snap-/,
             );
-            assert.match(r.stdout, /expired 1, deleted 1, failed 0\n$/);
+            assert.match(r.stdout, /expired 1, deleted 1, kept 0, failed 0, about 15 GiB of snapshots\n$/);
             assert.match(r.stderr, /1\/1 AMIs done/);
             const again = JSON.parse(cli(["--valid-hours", "48", "--json"], env()).stdout);
             assert.deepEqual(again.expired, []);
