@@ -64,6 +64,45 @@ describe("local runner", () => {
         );
     });
 
+    it("reports an AMI whose snapshot deletion fails, and finishes the others", async () => {
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({
+                Images: [
+                    old("ami-01", ["snap-01"]),
+                    old("ami-02", ["snap-02a", "snap-02b"]),
+                    old("ami-03", ["snap-03"]),
+                ],
+            });
+        ec2().on(DeregisterImageCommand).resolves({});
+        ec2().on(DeleteSnapshotCommand).resolves({});
+        ec2()
+            .on(DeleteSnapshotCommand, { SnapshotId: "snap-02a" })
+            .rejects(awsError("UnauthorizedOperation", "You are not authorized to perform this operation."));
+        const summary = await runCleanup({
+            ec2: new EC2Client({}),
+            validHours: 1,
+            retryIntervalMs: 0,
+            protectInUse: false,
+        });
+        assert.deepEqual(summary.deleted, [
+            { imageId: "ami-01", snapshotIds: ["snap-01"] },
+            { imageId: "ami-03", snapshotIds: ["snap-03"] },
+        ]);
+        assert.deepEqual(summary.failed, [
+            {
+                imageId: "ami-02",
+                error: "ImageJanitor.AwsError: ami-02: snapshot snap-02a: DeleteSnapshot failed: UnauthorizedOperation: You are not authorized to perform this operation.",
+            },
+        ]);
+        assert.ok(
+            ec2()
+                .commandCalls(DeleteSnapshotCommand)
+                .some((c) => c.args[0].input.SnapshotId === "snap-02b"),
+            "the AMI's other snapshot is still deleted",
+        );
+    });
+
     it("retries throttled calls at the state level until they succeed", async () => {
         ec2()
             .on(DescribeImagesCommand)
