@@ -6,12 +6,19 @@ import { runCleanup } from "./run";
 
 const VALID_HOURS = 24;
 
-const seed = (id: string, name: string, hours: number, owner = MOTO_ACCOUNT_ID): SeedAmi => ({
+const seed = (
+    id: string,
+    name: string,
+    hours: number,
+    owner = MOTO_ACCOUNT_ID,
+    tags?: Record<string, string>,
+): SeedAmi => ({
     ami_id: id,
     name,
     owner_id: owner,
     creation_date: hoursAgo(hours),
     state: "available",
+    ...(tags ? { tags } : {}),
 });
 
 export const DEMO_AMIS: SeedAmi[] = [
@@ -21,6 +28,7 @@ export const DEMO_AMIS: SeedAmi[] = [
     seed("ami-0de0000000000004d", "batch-nightly", 25),
     seed("ami-0de0000000000005e", "batch-nightly-today", 23),
     seed("ami-0de0000000000006f", "someone-elses-image", 500, "210987654321"),
+    seed("ami-0de00000000000070", "golden-base", 24 * 90, MOTO_ACCOUNT_ID, { "image-janitor:keep": "true" }),
 ];
 
 async function main(): Promise<void> {
