@@ -1,5 +1,5 @@
 // Validates the stack's config once, before any resource is declared; errors name the key, the value and what is allowed.
-import { parseListEvent } from "../functions/core/handlers";
+import { parseGuardrails } from "../functions/core/handlers";
 import { boolean, validHours, wholeNumber } from "../functions/core/validate";
 import { EMPTY_MODES, type EmptyMode } from "./selfEmptyingRepository";
 
@@ -202,37 +202,24 @@ function alerts(get: (key: string, fallback: string) => string): {
 
 /** The guardrails, checked exactly as the list Lambda checks its event, under the config keys' names. */
 function guardrails(get: (key: string, fallback: string | number | boolean) => string) {
-    const raw = {
-        keepTagKey: get("keepTagKey", DEFAULTS.keepTagKey),
-        keepLatest: get("keepLatest", DEFAULTS.keepLatest),
-        groupByTag: get("groupByTag", DEFAULTS.groupByTag),
-        protectInUse: get("protectInUse", DEFAULTS.protectInUse),
-    };
-    const eventKeys: Record<string, keyof typeof raw> = {
-        keep_tag_key: "keepTagKey",
-        keep_latest: "keepLatest",
-        group_by_tag: "groupByTag",
-        protect_in_use: "protectInUse",
+    const names = {
+        keepTagKey: "keepTagKey",
+        keepLatest: "keepLatest",
+        groupByTag: "groupByTag",
+        protectInUse: "protectInUse",
     };
     try {
-        const o = parseListEvent(
+        const g = parseGuardrails(
             {
-                valid_hours: 1,
-                keep_tag_key: raw.keepTagKey,
-                keep_latest: raw.keepLatest as unknown as number,
-                group_by_tag: raw.groupByTag,
-                protect_in_use: raw.protectInUse as unknown as boolean,
+                keepTagKey: get("keepTagKey", DEFAULTS.keepTagKey),
+                keepLatest: get("keepLatest", DEFAULTS.keepLatest),
+                groupByTag: get("groupByTag", DEFAULTS.groupByTag),
+                protectInUse: get("protectInUse", DEFAULTS.protectInUse),
             },
-            new Date(),
+            names,
         );
-        return {
-            keepTagKey: o.keepTagKey,
-            keepLatest: o.keepLatest,
-            groupByTag: o.groupByTag ?? "",
-            protectInUse: o.protectInUse,
-        };
+        return { ...g, groupByTag: g.groupByTag ?? "" };
     } catch (err) {
-        const message = (err as Error).message.replace(/^(\w+)/, (k) => eventKeys[k] ?? k);
-        throw configError(message);
+        throw configError((err as Error).message);
     }
 }

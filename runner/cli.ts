@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ec2ClientConfig } from "../functions/core/clients";
-import { parseListEvent } from "../functions/core/handlers";
+import { parseGuardrails } from "../functions/core/handlers";
 import { DEFAULT_KEEP_TAG_KEY } from "../functions/core/images";
 import { silentLog, stderrLog } from "../functions/core/log";
 import { validHours as parseValidHours, wholeNumber } from "../functions/core/validate";
@@ -74,36 +74,23 @@ export function parseCli(argv: string[]): CliOptions {
     }
 }
 
+const FLAG_NAMES = {
+    keepTagKey: "--keep-tag",
+    keepLatest: "--keep-latest",
+    groupByTag: "--group-by-tag",
+    protectInUse: "--no-protect-in-use",
+};
+
 function guardrailFlags(v: Record<string, string | boolean | undefined>) {
-    const rename = (err: unknown) => {
-        const m = (err as Error).message;
-        return new UsageError(
-            m
-                .replace(/^keep_tag_key/, "--keep-tag")
-                .replace(/^keep_latest/, "--keep-latest")
-                .replace(/^group_by_tag/, "--group-by-tag"),
-        );
-    };
-    try {
-        const parsed = parseListEvent(
-            {
-                valid_hours: 1,
-                keep_tag_key: v["keep-tag"] as string,
-                keep_latest: v["keep-latest"] as unknown as number,
-                group_by_tag: v["group-by-tag"] as string | undefined,
-                protect_in_use: !v["no-protect-in-use"],
-            },
-            new Date(),
-        );
-        return {
-            keepTagKey: parsed.keepTagKey,
-            keepLatest: parsed.keepLatest,
-            groupByTag: parsed.groupByTag,
-            protectInUse: parsed.protectInUse,
-        };
-    } catch (err) {
-        throw rename(err);
-    }
+    return parseGuardrails(
+        {
+            keepTagKey: v["keep-tag"],
+            keepLatest: v["keep-latest"],
+            groupByTag: v["group-by-tag"],
+            protectInUse: !v["no-protect-in-use"],
+        },
+        FLAG_NAMES,
+    );
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -30,9 +30,31 @@ export interface ListEvent {
 
 const TAG_KEY = /^.{1,128}$/s;
 
-/** The listing's options from the list task's event, every guardrail validated and defaulted. */
-export function parseListEvent(event: ListEvent, now: Date): ListOptions {
-    const e = event ?? ({} as ListEvent);
+export interface GuardrailSettings {
+    keepTagKey: string;
+    keepLatest: number;
+    groupByTag?: string;
+    protectInUse: boolean;
+}
+
+export type GuardrailNames = Record<keyof GuardrailSettings, string>;
+
+/** The Lambda event's names for the guardrails. */
+export const EVENT_NAMES: GuardrailNames = {
+    keepTagKey: "keep_tag_key",
+    keepLatest: "keep_latest",
+    groupByTag: "group_by_tag",
+    protectInUse: "protect_in_use",
+};
+
+/**
+ * Validates and defaults the guardrails. Config, runner flags and the Lambda event share this check; `names` is
+ * what each calls the settings, so an error names the key the user wrote.
+ */
+export function parseGuardrails(
+    raw: Partial<Record<keyof GuardrailSettings, unknown>>,
+    names: GuardrailNames,
+): GuardrailSettings {
     const tagKey = (key: string, v: unknown) => {
         if (typeof v !== "string" || !TAG_KEY.test(v) || v.startsWith("aws:")) {
             throw invalidInput(key, v, "a tag key of 1 to 128 characters, not starting with aws:");
@@ -40,15 +62,29 @@ export function parseListEvent(event: ListEvent, now: Date): ListOptions {
         return v;
     };
     return {
+        keepTagKey:
+            raw.keepTagKey === undefined ? DEFAULT_KEEP_TAG_KEY : tagKey(names.keepTagKey, raw.keepTagKey),
+        keepLatest: raw.keepLatest === undefined ? 0 : wholeNumber(names.keepLatest, raw.keepLatest, 0, 1000),
+        ...(raw.groupByTag === undefined || raw.groupByTag === ""
+            ? {}
+            : { groupByTag: tagKey(names.groupByTag, raw.groupByTag) }),
+        protectInUse: raw.protectInUse === undefined ? true : boolean(names.protectInUse, raw.protectInUse),
+    };
+}
+
+/** The listing's options from the list task's event, every guardrail validated and defaulted. */
+export function parseListEvent(event: ListEvent, now: Date): ListOptions {
+    const e = event ?? ({} as ListEvent);
+    const raw = {
+        keepTagKey: e.keep_tag_key,
+        keepLatest: e.keep_latest,
+        groupByTag: e.group_by_tag,
+        protectInUse: e.protect_in_use,
+    };
+    return {
         now,
         validHours: validHours(e.valid_hours, "valid_hours"),
-        keepTagKey:
-            e.keep_tag_key === undefined ? DEFAULT_KEEP_TAG_KEY : tagKey("keep_tag_key", e.keep_tag_key),
-        keepLatest: e.keep_latest === undefined ? 0 : wholeNumber("keep_latest", e.keep_latest, 0, 1000),
-        ...(e.group_by_tag === undefined || e.group_by_tag === ""
-            ? {}
-            : { groupByTag: tagKey("group_by_tag", e.group_by_tag) }),
-        protectInUse: e.protect_in_use === undefined ? true : boolean("protect_in_use", e.protect_in_use),
+        ...parseGuardrails(raw, EVENT_NAMES),
     };
 }
 
