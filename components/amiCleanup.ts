@@ -5,7 +5,6 @@ import { functionArchive } from "./bundle";
 import { buildDefinition } from "./definition";
 import {
     alertTopicPolicy,
-    assumeRolePolicy,
     deleteSnapshotsPolicy,
     deregisterImagePolicy,
     executionAlertPattern,
@@ -15,6 +14,7 @@ import {
     schedulerPolicy,
     stateMachinePolicy,
 } from "./policies";
+import { serviceRole } from "./serviceRole";
 
 /** The three Lambda functions, keyed the same way in every output. */
 export type FunctionKey = "list" | "deregister" | "snapshots";
@@ -100,21 +100,12 @@ export class AmiCleanup extends pulumi.ComponentResource {
         for (const key of FUNCTION_KEYS) {
             const spec = FUNCTIONS[key];
             const logGroup = new aws.cloudwatch.LogGroup(`${name}-${key}`, { retentionInDays }, parent);
-            const role = new aws.iam.Role(
+            const { role, policy: rolePolicy } = serviceRole(
                 `${name}-${key}`,
                 {
+                    service: "lambda.amazonaws.com",
                     description: spec.description,
-                    assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")),
-                },
-                parent,
-            );
-            const rolePolicy = new aws.iam.RolePolicy(
-                `${name}-${key}`,
-                {
-                    role: role.id,
-                    policy: pulumi
-                        .all([logGroup.arn, scope])
-                        .apply(([arn, s]) => JSON.stringify(spec.policy(arn, s))),
+                    policy: pulumi.all([logGroup.arn, scope]).apply(([arn, sc]) => spec.policy(arn, sc)),
                 },
                 parent,
             );
@@ -148,22 +139,14 @@ export class AmiCleanup extends pulumi.ComponentResource {
             { namePrefix: `/aws/vendedlogs/states/${name}-`, retentionInDays },
             parent,
         );
-        const machineRole = new aws.iam.Role(
+        const { role: machineRole, policy: machinePolicy } = serviceRole(
             `${name}-machine`,
             {
-                assumeRolePolicy: accountId.apply((a) =>
-                    JSON.stringify(assumeRolePolicy("states.amazonaws.com", a)),
-                ),
-            },
-            parent,
-        );
-        const machinePolicy = new aws.iam.RolePolicy(
-            `${name}-machine`,
-            {
-                role: machineRole.id,
+                service: "states.amazonaws.com",
+                accountId,
                 policy: pulumi
                     .all(FUNCTION_KEYS.map((k) => functions[k].arn))
-                    .apply((arns) => JSON.stringify(stateMachinePolicy(arns))),
+                    .apply((arns) => stateMachinePolicy(arns)),
             },
             parent,
         );
@@ -204,20 +187,12 @@ export class AmiCleanup extends pulumi.ComponentResource {
             { parent: this, dependsOn: [machinePolicy] },
         );
 
-        const schedulerRole = new aws.iam.Role(
+        const { role: schedulerRole, policy: schedulerRolePolicy } = serviceRole(
             `${name}-schedule`,
             {
-                assumeRolePolicy: accountId.apply((a) =>
-                    JSON.stringify(assumeRolePolicy("scheduler.amazonaws.com", a)),
-                ),
-            },
-            parent,
-        );
-        const schedulerRolePolicy = new aws.iam.RolePolicy(
-            `${name}-schedule`,
-            {
-                role: schedulerRole.id,
-                policy: machine.arn.apply((arn) => JSON.stringify(schedulerPolicy(arn))),
+                service: "scheduler.amazonaws.com",
+                accountId,
+                policy: machine.arn.apply((arn) => schedulerPolicy(arn)),
             },
             parent,
         );

@@ -5,8 +5,9 @@ import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { functionArchive } from "./bundle";
 import { customResourceTemplate } from "./cfnTemplates";
-import { assumeRolePolicy, emptyRepositoryPolicy } from "./policies";
+import { emptyRepositoryPolicy } from "./policies";
 import { RepositoryEmptier } from "./repositoryEmptier";
+import { serviceRole } from "./serviceRole";
 
 export const EMPTY_MODES = ["dynamic", "cloudformation"] as const;
 export type EmptyMode = (typeof EMPTY_MODES)[number];
@@ -101,20 +102,13 @@ export class SelfEmptyingRepository extends pulumi.ComponentResource {
                 { retentionInDays: logRetentionDays },
                 parent,
             );
-            const role = new aws.iam.Role(
-                `${name}-emptier`,
-                { assumeRolePolicy: JSON.stringify(assumeRolePolicy("lambda.amazonaws.com")) },
-                parent,
-            );
-            const rolePolicy = new aws.iam.RolePolicy(
+            const { role, policy: rolePolicy } = serviceRole(
                 `${name}-emptier`,
                 {
-                    role: role.id,
+                    service: "lambda.amazonaws.com",
                     policy: pulumi
                         .all([repository.arn, logGroup.arn])
-                        .apply(([repoArn, logArn]) =>
-                            JSON.stringify(emptyRepositoryPolicy(repoArn, `${logArn}:*`)),
-                        ),
+                        .apply(([repoArn, logArn]) => emptyRepositoryPolicy(repoArn, `${logArn}:*`)),
                 },
                 parent,
             );

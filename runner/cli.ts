@@ -30,47 +30,36 @@ export interface CliOptions {
     protectInUse: boolean;
 }
 
+const OPTIONS = {
+    "valid-hours": { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    "max-concurrency": { type: "string", default: "10" },
+    "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
+    "keep-latest": { type: "string", default: "0" },
+    "group-by-tag": { type: "string" },
+    "no-protect-in-use": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+} as const;
+
+/** Every flag error, from parseArgs or from a value check, becomes a UsageError (exit code 2). */
 export function parseCli(argv: string[]): CliOptions {
-    let parsed: ReturnType<typeof parse>;
-    function parse() {
-        return parseArgs({
-            args: argv,
-            strict: true,
-            allowPositionals: false,
-            options: {
-                "valid-hours": { type: "string" },
-                "dry-run": { type: "boolean", default: false },
-                json: { type: "boolean", default: false },
-                verbose: { type: "boolean", default: false },
-                "max-concurrency": { type: "string", default: "10" },
-                "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
-                "keep-latest": { type: "string", default: "0" },
-                "group-by-tag": { type: "string" },
-                "no-protect-in-use": { type: "boolean", default: false },
-                help: { type: "boolean", default: false },
-            },
-        });
-    }
     try {
-        parsed = parse();
-    } catch (err) {
-        throw new UsageError((err as Error).message);
-    }
-    const v = parsed.values;
-    if (v.help) throw new UsageError("");
-    if (v["valid-hours"] === undefined) throw new UsageError("--valid-hours is required");
-    try {
+        const v = parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS }).values;
+        if (v.help) throw new UsageError("");
+        if (v["valid-hours"] === undefined) throw new UsageError("--valid-hours is required");
         return {
             validHours: parseValidHours(v["valid-hours"], "--valid-hours"),
             maxConcurrency: wholeNumber("--max-concurrency", v["max-concurrency"], 1, 40),
-            dryRun: v["dry-run"] ?? false,
-            json: v.json ?? false,
-            verbose: v.verbose ?? false,
+            dryRun: v["dry-run"],
+            json: v.json,
+            verbose: v.verbose,
             // The same checks the list Lambda applies to its event, under the flags' names.
             ...guardrailFlags(v),
         };
     } catch (err) {
-        throw new UsageError((err as Error).message);
+        throw err instanceof UsageError ? err : new UsageError((err as Error).message);
     }
 }
 

@@ -33,7 +33,6 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         "aws:iam/role:Role": `arn:aws:iam::${ACCOUNT_ID}:role/${physical}`,
         "aws:sfn/stateMachine:StateMachine": `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:${physical}`,
         "aws:scheduler/schedule:Schedule": `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule/default/${physical}`,
-        "aws:ecr/repository:Repository": `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${physical}`,
     };
     if (type === "awsx:ecr:Repository") {
         // awsx's remote component: its outputs are the inner repository and its URL.

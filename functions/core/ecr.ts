@@ -5,7 +5,7 @@ import {
     type ImageIdentifier,
     paginateListImages,
 } from "@aws-sdk/client-ecr";
-import { errorMessage, errorName } from "./errors";
+import { errorMessage, errorName, JanitorError } from "./errors";
 import { type Log, silentLog } from "./log";
 import { sleep } from "./time";
 
@@ -39,11 +39,7 @@ class RepositoryGone extends Error {}
 
 export const EMPTY_FAILED = "ImageJanitor.EmptyRepositoryFailed";
 
-function failed(message: string): Error {
-    const e = new Error(message);
-    e.name = EMPTY_FAILED;
-    return e;
-}
+const failed = (message: string) => new JanitorError(EMPTY_FAILED, message);
 
 async function call<T>(repositoryName: string, action: string, fn: () => Promise<T>): Promise<T> {
     try {

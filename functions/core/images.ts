@@ -10,6 +10,7 @@ import {
     paginateDescribeInstances,
     paginateDescribeLaunchTemplates,
 } from "@aws-sdk/client-ec2";
+import { ageHours, isExpired } from "./age";
 import { ErrorNames, errorMessage, errorName, JanitorError, wrapAwsError } from "./errors";
 import { type Log, silentLog } from "./log";
 import { type Candidate, type Guardrails, type Skipped, selectExpired, type Usage } from "./selection";
@@ -41,20 +42,7 @@ export interface DeleteSnapshotsResult {
     skipped: SnapshotSkip[];
 }
 
-const HOUR_MS = 3_600_000;
 const DESCRIBE_PAGE_SIZE = 1000;
-
-/** Age over the whole interval, in hours; NaN when the date cannot be read. */
-export function ageHours(creationDate: string, now: Date): number {
-    const created = Date.parse(creationDate);
-    return Number.isNaN(created) ? Number.NaN : (now.getTime() - created) / HOUR_MS;
-}
-
-/** Strictly older than validHours. An unreadable date is never expired: we keep what we cannot age. */
-export function isExpired(creationDate: string, validHours: number, now: Date): boolean {
-    const age = ageHours(creationDate, now);
-    return !Number.isNaN(age) && age > validHours;
-}
 
 /** EBS snapshot ids of an image, in mapping order; instance-store and NoDevice mappings have none. */
 export function snapshotIdsOf(image: Pick<Image, "BlockDeviceMappings">): string[] {
@@ -165,7 +153,9 @@ export async function listExpiredImages(
     log: Log = silentLog,
 ): Promise<Listing> {
     const candidates = await listCandidates(ec2, log);
-    const usage = opts.protectInUse ? await findImagesInUse(ec2) : undefined;
+    // Instances and launch templates are only read when there is something they could protect.
+    const anyExpired = candidates.some((c) => isExpired(c.creationDate, opts.validHours, opts.now));
+    const usage = opts.protectInUse && anyExpired ? await findImagesInUse(ec2) : undefined;
     const { expired, skipped } = selectExpired(candidates, opts, opts.now, usage);
     for (const k of skipped) log({ message: "keep", imageId: k.imageId, reason: k.reason });
     const images = expired.map(({ imageId, name, creationDate, snapshotIds }) => {

@@ -1,6 +1,6 @@
 // Which expired AMIs are kept, and why: keep tag, newest N per group, in use by an instance or launch template.
 // Pure: the EC2 lookups happen elsewhere and arrive here as plain data.
-import { ageHours } from "./images";
+import { isExpired } from "./age";
 
 export interface Candidate {
     imageId: string;
@@ -60,7 +60,9 @@ function newestPerGroup(all: Candidate[], keep: number, groupByTag?: string): Se
     const groups = new Map<string, Candidate[]>();
     for (const c of all) {
         const key = groupOf(c, groupByTag);
-        groups.set(key, [...(groups.get(key) ?? []), c]);
+        const members = groups.get(key);
+        if (members) members.push(c);
+        else groups.set(key, [c]);
     }
     for (const members of groups.values())
         for (const c of members.sort(newestFirst).slice(0, keep)) kept.add(c.imageId);
@@ -98,8 +100,7 @@ export function selectExpired(
     const expired: Candidate[] = [];
     const skipped: Skipped[] = [];
     for (const c of all) {
-        const age = ageHours(c.creationDate, now);
-        if (Number.isNaN(age) || age <= rules.validHours) continue;
+        if (!isExpired(c.creationDate, rules.validHours, now)) continue;
         const reason = keepReason(c, rules, latest, usage);
         if (reason) skipped.push({ imageId: c.imageId, reason });
         else expired.push(c);

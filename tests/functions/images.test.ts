@@ -7,14 +7,9 @@ import {
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
+import { ageHours, isExpired } from "../../functions/core/age";
 import { ErrorNames } from "../../functions/core/errors";
-import {
-    ageHours,
-    deleteSnapshots,
-    deregisterImage,
-    isExpired,
-    listExpiredImages,
-} from "../../functions/core/images";
+import { deleteSnapshots, deregisterImage, listExpiredImages } from "../../functions/core/images";
 import { awsError, useClientMock } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
@@ -148,6 +143,25 @@ describe("AMI cleanup core", () => {
                 now: NOW,
             });
             assert.equal(listing.estimatedGiB, 108);
+        });
+
+        it("reads instances and launch templates only when some AMI is expired", async () => {
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({ Images: [image("ami-11", 2)] });
+            const listing = await listExpiredImages(new EC2Client({}), {
+                ...NO_GUARDRAILS,
+                protectInUse: true,
+                validHours: 24,
+                now: NOW,
+            });
+            assert.deepEqual(listing, { images: [], skipped: [], estimatedGiB: 0 });
+            assert.deepEqual(
+                ec2()
+                    .calls()
+                    .map((c) => c.args[0].constructor.name),
+                ["DescribeImagesCommand"],
+            );
         });
 
         it("keeps instance-store AMIs listable with no snapshots instead of failing", async () => {
