@@ -13,6 +13,7 @@ import {
     type Scope,
     schedulerPolicy,
     stateMachinePolicy,
+    stateMachineSelfPolicy,
 } from "./policies";
 import { serviceRole } from "./serviceRole";
 
@@ -26,8 +27,10 @@ export interface AmiCleanupArgs {
     schedule?: pulumi.Input<string>;
     /** Send every EC2 call with DryRun: proves permissions and deletes nothing. Defaults to `false`. */
     dryRun?: pulumi.Input<boolean>;
-    /** AMIs the Map state works on at once (1 to 40). Defaults to `10`. */
+    /** Batches of up to 100 AMIs the Map state works on at once (1 to 40). Defaults to `4`. */
     maxConcurrency?: pulumi.Input<number>;
+    /** EC2 calls each batch invocation keeps in flight (1 to 20). Defaults to `4`. */
+    callsPerBatch?: pulumi.Input<number>;
     /** Retention of every log group the component creates, in days. Defaults to `30`. */
     logRetentionDays?: pulumi.Input<number>;
     /** An AMI with this tag key is never deleted unless the value is `false`. Defaults to `image-janitor:keep`. */
@@ -49,26 +52,32 @@ interface FunctionSpec {
     entry: string;
     description: string;
     timeout: number;
+    memorySize: number;
     policy: (logGroupArn: string, scope: Scope) => PolicyDocument;
 }
 
 const FUNCTIONS: Record<FunctionKey, FunctionSpec> = {
     list: {
         entry: "list-expired-images",
-        description: "image-janitor: lists the account's AMIs older than validHours",
-        timeout: 300,
+        description: "image-janitor: lists the account's AMIs older than validHours, one page at a time",
+        // A region's 50,000 AMIs are read on every page: 50 DescribeImages pages, held in memory.
+        timeout: 900,
+        memorySize: 1024,
         policy: (logGroupArn) => listImagesPolicy(logGroupArn),
     },
     deregister: {
         entry: "deregister-image",
-        description: "image-janitor: deregisters one AMI",
-        timeout: 60,
+        description: "image-janitor: deregisters one batch of AMIs",
+        // At EC2's 5 calls/s shared by every batch, a batch can take minutes; the pool stops 30 s before this.
+        timeout: 900,
+        memorySize: 256,
         policy: deregisterImagePolicy,
     },
     snapshots: {
         entry: "delete-snapshots",
-        description: "image-janitor: deletes one AMI's EBS snapshots",
-        timeout: 120,
+        description: "image-janitor: deletes what is left of one batch's EBS snapshots",
+        timeout: 900,
+        memorySize: 256,
         policy: deleteSnapshotsPolicy,
     },
 };
@@ -120,7 +129,7 @@ export class AmiCleanup extends pulumi.ComponentResource {
                     code: functionArchive(spec.entry),
                     role: role.arn,
                     timeout: spec.timeout,
-                    memorySize: 256,
+                    memorySize: spec.memorySize,
                     loggingConfig: {
                         logFormat: "JSON",
                         logGroup: logGroup.name,
@@ -153,7 +162,8 @@ export class AmiCleanup extends pulumi.ComponentResource {
         const options = pulumi.output({
             validHours: args.validHours,
             dryRun: args.dryRun ?? false,
-            maxConcurrency: args.maxConcurrency ?? 10,
+            maxConcurrency: args.maxConcurrency ?? 4,
+            callsPerBatch: args.callsPerBatch ?? 4,
             keepTagKey: args.keepTagKey ?? "image-janitor:keep",
             keepLatest: args.keepLatest ?? 0,
             groupByTag: args.groupByTag ?? "",
@@ -186,6 +196,14 @@ export class AmiCleanup extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [machinePolicy] },
         );
+        const selfPolicy = new aws.iam.RolePolicy(
+            `${name}-machine-self`,
+            {
+                role: machineRole.id,
+                policy: machine.arn.apply((arn) => JSON.stringify(stateMachineSelfPolicy(arn))),
+            },
+            parent,
+        );
 
         const { role: schedulerRole, policy: schedulerRolePolicy } = serviceRole(
             `${name}-schedule`,
@@ -204,7 +222,8 @@ export class AmiCleanup extends pulumi.ComponentResource {
                 flexibleTimeWindow: { mode: "OFF" },
                 target: { arn: machine.arn, roleArn: schedulerRole.arn, input: "{}" },
             },
-            { parent: this, dependsOn: [schedulerRolePolicy] },
+            // A run needs the overlap check and the hand-over to the next page from its first minute.
+            { parent: this, dependsOn: [schedulerRolePolicy, selfPolicy] },
         );
 
         this.alertTopicArn = args.alerts

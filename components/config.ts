@@ -12,6 +12,9 @@ export interface JanitorConfig {
     schedule: string;
     dryRun: boolean;
     maxConcurrency: number;
+    callsPerBatch: number;
+    /** One cleanup per region; at least one, no repeats. */
+    regions: string[];
     logRetentionDays: number;
     repositoryName: string;
     keepImages: number;
@@ -33,7 +36,10 @@ export const DEFAULTS = {
     validHours: 168,
     schedule: "rate(1 hour)",
     dryRun: false,
-    maxConcurrency: 10,
+    maxConcurrency: 4,
+    callsPerBatch: 4,
+    /** Empty: the stack's own region (aws:region). */
+    regions: "",
     logRetentionDays: 30,
     /** Empty: derived from the stack's name. */
     repositoryName: "",
@@ -48,6 +54,32 @@ export const DEFAULTS = {
     alertEmail: "",
     alertTopicArn: "",
 } as const;
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** `["us-east-1","eu-west-1"]` (what `pulumi config set --path` stores) or `us-east-1,eu-west-1`; empty: the stack's. */
+export function parseRegions(value: string, stackRegion: string | undefined, key = "regions"): string[] {
+    const allowed = 'a list of AWS regions, e.g. ["us-east-1","eu-west-1"] or us-east-1,eu-west-1';
+    if (value.trim() === "") {
+        if (!stackRegion) throw new ConfigError(key, value, `${allowed}, or aws:region set`);
+        return [stackRegion];
+    }
+    let list: unknown;
+    try {
+        list = value.trim().startsWith("[") ? JSON.parse(value) : value.split(",").map((r) => r.trim());
+    } catch {
+        throw new ConfigError(key, value, allowed);
+    }
+    if (!Array.isArray(list) || list.length === 0) throw new ConfigError(key, value, allowed);
+    for (const r of list) {
+        if (typeof r !== "string" || !REGION.test(r))
+            throw new ConfigError(key, r, `an AWS region like us-east-1, in ${allowed}`);
+    }
+    const repeated = list.find((r, i) => list.indexOf(r) !== i);
+    if (repeated)
+        throw new ConfigError(key, value, `${allowed} without repeats (${repeated} is listed twice)`);
+    return list as string[];
+}
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
@@ -118,7 +150,8 @@ function checked<T>(key: string, raw: string, parse: (key: string, raw: string) 
     }
 }
 
-export function readJanitorConfig(config: ConfigSource, stack: string): JanitorConfig {
+/** `stackRegion` is aws:region, the default for `regions`. */
+export function readJanitorConfig(config: ConfigSource, stack: string, stackRegion?: string): JanitorConfig {
     const get = (key: string, fallback: string | number | boolean): string => {
         const raw = config.get(key);
         return raw === undefined ? String(fallback) : raw;
@@ -129,6 +162,12 @@ export function readJanitorConfig(config: ConfigSource, stack: string): JanitorC
         dryRun: checked("dryRun", get("dryRun", DEFAULTS.dryRun), boolean),
         maxConcurrency: checked("maxConcurrency", get("maxConcurrency", DEFAULTS.maxConcurrency), (k, v) =>
             wholeNumber(k, v, 1, 40),
+        ),
+        callsPerBatch: checked("callsPerBatch", get("callsPerBatch", DEFAULTS.callsPerBatch), (k, v) =>
+            wholeNumber(k, v, 1, 20),
+        ),
+        regions: checked("regions", get("regions", DEFAULTS.regions), (k, v) =>
+            parseRegions(v, stackRegion, k),
         ),
         logRetentionDays: checked(
             "logRetentionDays",

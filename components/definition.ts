@@ -4,13 +4,20 @@
 import { validHours, wholeNumber } from "../functions/core/validate";
 
 export const StateNames = {
+    start: "StartState",
+    findRunning: "FindRunningExecutionsState",
+    overlap: "CheckOverlapState",
+    overlapSkipped: "OverlapSkippedState",
+    firstPage: "FirstPageState",
     list: "ListExpiredImagesState",
     map: "DeleteImageMapState",
     deregister: "DeleteImageState",
     snapshots: "DeleteSnapshotState",
-    imageDone: "ImageDoneState",
-    imageFailed: "ImageFailedState",
+    batchDone: "BatchDoneState",
+    batchFailed: "BatchFailedState",
     summarize: "SummarizeState",
+    morePages: "CheckMorePagesState",
+    continueAsNew: "ContinueAsNewState",
     detectFailures: "DetectFailuresState",
     checkFailures: "CheckFailuresState",
     reportFailures: "ReportFailuresState",
@@ -18,8 +25,15 @@ export const StateNames = {
     done: "DoneState",
 } as const;
 
+/** Task resources of Step Functions' own API: the overlap check and the hand-over to a fresh execution. */
+export const SFN_LIST_EXECUTIONS = "arn:aws:states:::aws-sdk:sfn:listExecutions";
+export const SFN_START_EXECUTION = "arn:aws:states:::states:startExecution";
+
 /** The error a run ends with when any AMI failed: the run is visibly failed, never a silent success. */
 export const PARTIAL_FAILURE_ERROR = "ImageJanitor.PartialFailure";
+
+/** A stuck execution must not block the schedule forever: the overlap check waits at most this long. */
+export const EXECUTION_TIMEOUT_SECONDS = 6 * 3600;
 
 export interface DefinitionOptions {
     listFunctionArn: string;
@@ -29,8 +43,10 @@ export interface DefinitionOptions {
     validHours: number;
     /** Send every EC2 call with DryRun: proves permissions, deletes nothing. */
     dryRun: boolean;
-    /** AMIs worked on at once by the inline Map (1 to 40). */
+    /** Batches of up to 100 AMIs worked on at once by the inline Map (1 to 40). */
     maxConcurrency: number;
+    /** EC2 calls each batch invocation keeps in flight (1 to 20). Defaults to 4. */
+    callsPerBatch?: number;
     /** An AMI with this tag key is kept unless the value is `false`. Defaults to `image-janitor:keep`. */
     keepTagKey?: string;
     /** Keep the newest N AMIs of each group. Defaults to `0` (off). */
@@ -45,6 +61,7 @@ export type AslState = Record<string, unknown>;
 export interface AslDefinition {
     Comment: string;
     StartAt: string;
+    TimeoutSeconds?: number;
     States: Record<string, AslState>;
 }
 
@@ -85,29 +102,86 @@ const retrySnapshotInUse = {
     JitterStrategy: "FULL",
 };
 
-const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: StateNames.imageFailed };
+// Step Functions' own API throttles and fails transiently too.
+const retrySfn = {
+    ErrorEquals: ["Sfn.SfnException", "Sfn.ThrottlingException", "States.TaskFailed"],
+    IntervalSeconds: 1,
+    MaxAttempts: 6,
+    BackoffRate: 2,
+    MaxDelaySeconds: 30,
+    JitterStrategy: "FULL",
+};
+
+const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: StateNames.batchFailed };
 
 export function validateDefinitionOptions(o: DefinitionOptions): void {
     validHours(o.validHours);
     wholeNumber("maxConcurrency", o.maxConcurrency, 1, 40);
+    if (o.callsPerBatch !== undefined) wholeNumber("callsPerBatch", o.callsPerBatch, 1, 20);
 }
 
+/**
+ * One execution works one page: up to ~2,000 expired AMIs after a cursor, in Map batches of 100. When more
+ * remain it starts a fresh execution for the next page before reporting its own, so no execution's history
+ * or payload grows with the account. A scheduled start first checks that no earlier run is still going.
+ */
 export function buildDefinition(o: DefinitionOptions): AslDefinition {
     validateDefinitionOptions(o);
-    const doneStatus = o.dryRun ? "would-delete" : "deleted";
+    const keepTagKey = o.keepTagKey ?? "image-janitor:keep";
+    const calls = o.callsPerBatch ?? 4;
     return {
         Comment: `image-janitor: deregister AMIs older than ${o.validHours} hours and delete their snapshots${o.dryRun ? " (dry run)" : ""}`,
-        StartAt: StateNames.list,
+        StartAt: StateNames.start,
+        TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
         States: {
+            // A continuation carries its cursor and skips the overlap check: its predecessor may still be finishing.
+            [StateNames.start]: {
+                Type: "Choice",
+                Choices: [{ Variable: "$.continuation", IsPresent: true, Next: StateNames.list }],
+                Default: StateNames.findRunning,
+            },
+            [StateNames.findRunning]: {
+                Type: "Task",
+                Resource: SFN_LIST_EXECUTIONS,
+                Parameters: {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    StatusFilter: "RUNNING",
+                    MaxResults: 2,
+                },
+                ResultSelector: { "count.$": "States.ArrayLength($.Executions)" },
+                ResultPath: "$.running",
+                Retry: [retrySfn],
+                Next: StateNames.overlap,
+            },
+            // This execution is one of the running ones; any other means the previous run is still working.
+            [StateNames.overlap]: {
+                Type: "Choice",
+                Choices: [
+                    { Variable: "$.running.count", NumericGreaterThan: 1, Next: StateNames.overlapSkipped },
+                ],
+                Default: StateNames.firstPage,
+            },
+            [StateNames.overlapSkipped]: {
+                Type: "Pass",
+                Parameters: { skipped: "an earlier run of this state machine is still running" },
+                End: true,
+            },
+            [StateNames.firstPage]: {
+                Type: "Pass",
+                Parameters: { cursor: "", page: 1, "firstExecution.$": "$$.Execution.Id" },
+                ResultPath: "$.continuation",
+                Next: StateNames.list,
+            },
             [StateNames.list]: {
                 Type: "Task",
                 Resource: o.listFunctionArn,
                 Parameters: {
                     valid_hours: o.validHours,
-                    keep_tag_key: o.keepTagKey ?? "image-janitor:keep",
+                    keep_tag_key: keepTagKey,
                     keep_latest: o.keepLatest ?? 0,
                     protect_in_use: o.protectInUse ?? true,
                     ...(o.groupByTag ? { group_by_tag: o.groupByTag } : {}),
+                    "after.$": "$.continuation.cursor",
                 },
                 ResultPath: "$.listed",
                 Retry: [retryTransient, retryThrottled],
@@ -115,9 +189,14 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
             },
             [StateNames.map]: {
                 Type: "Map",
-                ItemsPath: "$.listed.images",
+                ItemsPath: "$.listed.batches",
                 MaxConcurrency: o.maxConcurrency,
-                ItemSelector: { "image.$": "$$.Map.Item.Value", dryRun: o.dryRun },
+                ItemSelector: {
+                    "images.$": "$$.Map.Item.Value.images",
+                    dryRun: o.dryRun,
+                    keep_tag_key: keepTagKey,
+                    concurrency: calls,
+                },
                 ItemProcessor: {
                     ProcessorConfig: { Mode: "INLINE" },
                     StartAt: StateNames.deregister,
@@ -125,7 +204,7 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                         [StateNames.deregister]: {
                             Type: "Task",
                             Resource: o.deregisterFunctionArn,
-                            ResultPath: "$.deregister",
+                            ResultPath: "$.deregistered",
                             Retry: [retryTransient, retryThrottled],
                             Catch: [catchAll],
                             Next: StateNames.snapshots,
@@ -133,29 +212,29 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                         [StateNames.snapshots]: {
                             Type: "Task",
                             Resource: o.deleteSnapshotsFunctionArn,
+                            Parameters: {
+                                "deregistered.$": "$.deregistered",
+                                dryRun: o.dryRun,
+                                concurrency: calls,
+                            },
+                            ResultSelector: { "summary.$": "$.summary" },
                             ResultPath: "$.snapshots",
                             Retry: [retryTransient, retryThrottled, retrySnapshotInUse],
                             Catch: [catchAll],
-                            Next: StateNames.imageDone,
+                            Next: StateNames.batchDone,
                         },
-                        // Each iteration returns a compact record, so the Map's result stays far below 256 KiB.
-                        [StateNames.imageDone]: {
+                        // Each iteration returns counts and a few examples, so the Map's result stays small.
+                        [StateNames.batchDone]: {
                             Type: "Pass",
-                            Parameters: {
-                                "imageId.$": "$.image.imageId",
-                                status: doneStatus,
-                                "deregister.$": "$.deregister.outcome",
-                                "snapshotIds.$": "$.snapshots.deleted",
-                                "alreadyGone.$": "$.snapshots.alreadyGone",
-                                "skippedSnapshots.$": "$.snapshots.skipped",
-                            },
+                            OutputPath: "$.snapshots.summary",
                             End: true,
                         },
-                        [StateNames.imageFailed]: {
+                        [StateNames.batchFailed]: {
                             Type: "Pass",
                             Parameters: {
-                                "imageId.$": "$.image.imageId",
                                 status: "failed",
+                                "images.$": "States.ArrayLength($.images)",
+                                "firstImageId.$": "$.images[0].imageId",
                                 "error.$": "$.error.Error",
                                 "cause.$": "$.error.Cause",
                             },
@@ -163,29 +242,63 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                         },
                     },
                 },
-                ResultPath: "$.results",
+                // The batches are done with: their results take their place.
+                ResultPath: "$.listed.batches",
                 Next: StateNames.summarize,
             },
-            // The run's summary is its output; on any failed AMI the same summary is the failure's cause.
+            // The page's summary is the execution's output; on any failure the same summary is the failure's cause.
             [StateNames.summarize]: {
                 Type: "Pass",
                 Parameters: {
+                    "continuation.$": "$.continuation",
                     summary: {
+                        "page.$": "$.continuation.page",
                         validHours: o.validHours,
                         dryRun: o.dryRun,
-                        "expired.$": "States.ArrayLength($.listed.images)",
+                        "expired.$": "$.listed.count",
+                        "remaining.$": "$.listed.remaining",
+                        "cursor.$": "$.listed.cursor",
+                        "more.$": "$.listed.more",
+                        "skippedCount.$": "$.listed.skippedCount",
                         "skipped.$": "$.listed.skipped",
                         "estimatedGiB.$": "$.listed.estimatedGiB",
-                        "results.$": "$.results",
+                        "batches.$": "$.listed.batches",
                     },
                 },
+                Next: StateNames.morePages,
+            },
+            [StateNames.morePages]: {
+                Type: "Choice",
+                Choices: [
+                    { Variable: "$.summary.more", BooleanEquals: true, Next: StateNames.continueAsNew },
+                ],
+                Default: StateNames.detectFailures,
+            },
+            // "Continue as new": the next page runs in a fresh execution with a fresh history.
+            [StateNames.continueAsNew]: {
+                Type: "Task",
+                Resource: SFN_START_EXECUTION,
+                Parameters: {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    Input: {
+                        continuation: {
+                            "cursor.$": "$.summary.cursor",
+                            "page.$": "States.MathAdd($.continuation.page, 1)",
+                            "firstExecution.$": "$.continuation.firstExecution",
+                        },
+                        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                    },
+                },
+                ResultSelector: { "executionArn.$": "$.ExecutionArn" },
+                ResultPath: "$.summary.next",
+                Retry: [retrySfn],
                 Next: StateNames.detectFailures,
             },
             // JSONPath filters differ between Step Functions and local runners on empty matches, so failures
-            // are found by scanning the compact results as text: only a failed record holds this status.
+            // are found by scanning the compact results as text: only a failed batch holds this status.
             [StateNames.detectFailures]: {
                 Type: "Pass",
-                Parameters: { "text.$": "States.JsonToString($.summary.results)" },
+                Parameters: { "text.$": "States.JsonToString($.summary.batches)" },
                 ResultPath: "$.scan",
                 Next: StateNames.checkFailures,
             },

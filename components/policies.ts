@@ -60,11 +60,13 @@ export function listImagesPolicy(logGroupArn: string): PolicyDocument {
 
 /**
  * AMI and snapshot ARNs carry no account id, so the narrowest scope is every image and snapshot in the region.
- * DeleteSnapshot is here because DeregisterImage's DeleteAssociatedSnapshots deletes them in the same call.
+ * DeleteSnapshot is here because DeregisterImage's DeleteAssociatedSnapshots deletes them in the same call;
+ * DescribeImages re-checks each batch just before deleting.
  */
 export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocument {
     return doc(
         logWriteStatement(`${logGroupArn}:*`),
+        { Sid: "RecheckImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" },
         {
             Sid: "DeregisterImages",
             Effect: "Allow",
@@ -80,14 +82,29 @@ export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocu
     );
 }
 
-/** Snapshot ARNs carry no account id either: every snapshot in the region. */
+/** Snapshot ARNs carry no account id either: every snapshot in the region. DescribeSnapshots skips gone ones. */
 export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocument {
-    return doc(logWriteStatement(`${logGroupArn}:*`), {
-        Sid: "DeleteSnapshots",
-        Effect: "Allow",
-        Action: "ec2:DeleteSnapshot",
-        Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
-    });
+    return doc(
+        logWriteStatement(`${logGroupArn}:*`),
+        { Sid: "FindRemainingSnapshots", Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" },
+        {
+            Sid: "DeleteSnapshots",
+            Effect: "Allow",
+            Action: "ec2:DeleteSnapshot",
+            Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
+        },
+    );
+}
+
+/**
+ * The state machine on itself: list its running executions (the overlap check) and start the next page's
+ * execution. Attached after the machine exists, because the machine's ARN is not known before.
+ */
+export function stateMachineSelfPolicy(machineArn: string): PolicyDocument {
+    return doc(
+        { Sid: "CheckOverlap", Effect: "Allow", Action: "states:ListExecutions", Resource: machineArn },
+        { Sid: "ContinueAsNew", Effect: "Allow", Action: "states:StartExecution", Resource: machineArn },
+    );
 }
 
 /**

@@ -10,7 +10,8 @@ import { renderSummary } from "./report";
 import { runCleanup } from "./run";
 
 const USAGE = `usage: npm run cleanup -- --valid-hours <H> [--dry-run] [--json] [--max-concurrency <1-40>] [--verbose]
-         [--keep-tag <KEY>] [--keep-latest <N>] [--group-by-tag <KEY>] [--no-protect-in-use]
+         [--calls-per-batch <1-20>] [--keep-tag <KEY>] [--keep-latest <N>] [--group-by-tag <KEY>]
+         [--no-protect-in-use]
 
 Deregisters the account's AMIs strictly older than H hours and deletes their EBS snapshots, by running the
 deployed state machine's definition in this process. AWS_REGION, the credential chain and AWS_ENDPOINT_URL
@@ -24,6 +25,7 @@ export interface CliOptions {
     json: boolean;
     verbose: boolean;
     maxConcurrency: number;
+    callsPerBatch: number;
     keepTagKey: string;
     keepLatest: number;
     groupByTag?: string;
@@ -35,7 +37,8 @@ const OPTIONS = {
     "dry-run": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
-    "max-concurrency": { type: "string", default: "10" },
+    "max-concurrency": { type: "string", default: "4" },
+    "calls-per-batch": { type: "string", default: "4" },
     "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
     "keep-latest": { type: "string", default: "0" },
     "group-by-tag": { type: "string" },
@@ -52,6 +55,7 @@ export function parseCli(argv: string[]): CliOptions {
         return {
             validHours: parseValidHours(v["valid-hours"], "--valid-hours"),
             maxConcurrency: wholeNumber("--max-concurrency", v["max-concurrency"], 1, 40),
+            callsPerBatch: wholeNumber("--calls-per-batch", v["calls-per-batch"], 1, 20),
             dryRun: v["dry-run"],
             json: v.json,
             verbose: v.verbose,
@@ -103,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
         validHours: opts.validHours,
         dryRun: opts.dryRun,
         maxConcurrency: opts.maxConcurrency,
+        callsPerBatch: opts.callsPerBatch,
         keepTagKey: opts.keepTagKey,
         keepLatest: opts.keepLatest,
         groupByTag: opts.groupByTag,

@@ -14,6 +14,7 @@ function table(rows: string[][]): string {
 }
 
 export function renderSummary(s: RunSummary): string {
+    if (s.overlapSkipped) return "Skipped: an earlier run of this state machine is still running.\n";
     const outcome = new Map<string, string>();
     for (const d of s.deleted) outcome.set(d.imageId, "deleted");
     for (const d of s.wouldDelete) outcome.set(d.imageId, "would delete");
@@ -41,6 +42,7 @@ export function renderSummary(s: RunSummary): string {
     for (const k of s.skipped) lines.push(`kept ${k.imageId}: ${k.reason}`);
     lines.push(
         `expired ${s.expired.length}, ${done}, kept ${s.skipped.length}, failed ${s.failed.length}, about ${s.estimatedGiB} GiB of snapshots`,
+        `${s.stats.executions} execution(s), ${s.stats.lambdaInvocations} Lambda invocations, ${s.stats.stateTransitions} state transitions`,
     );
     return `${lines.join("\n")}\n`;
 }

@@ -1,4 +1,5 @@
-// SDK client settings shared by every entry: adaptive retries absorb EC2's token-bucket throttling first.
+// SDK client settings shared by every entry. The SDK retries short blips; sustained EC2 throttling is absorbed by
+// the batch pool's own backoff (pool.ts), which knows how long the invocation has left.
 import type { EC2ClientConfig } from "@aws-sdk/client-ec2";
 
-export const ec2ClientConfig: EC2ClientConfig = { retryMode: "adaptive", maxAttempts: 8 };
+export const ec2ClientConfig: EC2ClientConfig = { retryMode: "standard", maxAttempts: 3 };

@@ -1,20 +1,26 @@
 // Lambda event handling over the core: validates each event, then calls the core with the caller's client.
 // The Lambda entries and the local runner both build their handlers here, so they parse events identically.
 import type { EC2Client } from "@aws-sdk/client-ec2";
+import {
+    BATCH_SIZE,
+    type BatchSummary,
+    type DeregisteredImage,
+    deleteBatchSnapshots,
+    deregisterBatch,
+    type ImageRecord,
+    summarizeBatch,
+} from "./batches";
 import { invalidInput } from "./errors";
 import {
-    type ActionInput,
     DEFAULT_KEEP_TAG_KEY,
-    type DeleteSnapshotsResult,
-    type DeregisterResult,
-    deleteSnapshots,
-    deregisterImage,
-    type ImageItem,
+    type ImageRef,
     type Listing,
     type ListOptions,
     listExpiredImages,
 } from "./images";
 import { consoleLog, type Log } from "./log";
+import { type Page, pageOf } from "./pages";
+import type { Backoff, PoolOptions } from "./pool";
 import { boolean, validHours, wholeNumber } from "./validate";
 
 export interface ListEvent {
@@ -26,6 +32,8 @@ export interface ListEvent {
     group_by_tag?: string;
     /** Defaults to true. */
     protect_in_use?: boolean;
+    /** The page starts after this AMI id; "" or absent for the first page. */
+    after?: string;
 }
 
 const TAG_KEY = /^.{1,128}$/s;
@@ -91,18 +99,28 @@ export function parseListEvent(event: ListEvent, now: Date): ListOptions {
 export interface HandlerOptions {
     log?: Log;
     now?: () => Date;
+    /** Backoff for throttled calls; the benchmark scales it with its simulated clock. */
+    backoff?: Backoff;
+    sleep?: (ms: number) => Promise<void>;
 }
 
+/** The part of Lambda's context the batch handlers use: how long this invocation has left. */
+export interface InvocationContext {
+    getRemainingTimeInMillis?: () => number;
+}
+
+/** EC2 calls one batch invocation keeps in flight unless the event says otherwise. */
+export const DEFAULT_CALLS_IN_FLIGHT = 4;
+const MAX_BATCH = 2 * BATCH_SIZE;
 const IMAGE_ID = /^ami-[0-9a-z]+$/;
 const SNAPSHOT_ID = /^snap-[0-9a-z]+$/;
 
-function parseActionInput(event: unknown): ActionInput {
-    const e = (event ?? {}) as { image?: Partial<ImageItem>; dryRun?: unknown };
-    const image = e.image;
+function parseImageRef(value: unknown, key: string): ImageRef {
+    const image = value as Partial<ImageRef> | undefined;
     if (!image || typeof image !== "object")
-        throw invalidInput("image", image, "an object with imageId and snapshotIds");
+        throw invalidInput(key, image, "an object with imageId and snapshotIds");
     if (typeof image.imageId !== "string" || !IMAGE_ID.test(image.imageId)) {
-        throw invalidInput("image.imageId", image.imageId, "an AMI id like ami-0123456789abcdef0");
+        throw invalidInput(`${key}.imageId`, image.imageId, "an AMI id like ami-0123456789abcdef0");
     }
     const snapshotIds = image.snapshotIds;
     if (
@@ -110,38 +128,136 @@ function parseActionInput(event: unknown): ActionInput {
         snapshotIds.some((s) => typeof s !== "string" || !SNAPSHOT_ID.test(s))
     ) {
         throw invalidInput(
-            "image.snapshotIds",
+            `${key}.snapshotIds`,
             snapshotIds,
             "a list of snapshot ids like snap-0123456789abcdef0",
         );
     }
-    if (e.dryRun !== undefined && typeof e.dryRun !== "boolean")
-        throw invalidInput("dryRun", e.dryRun, "true or false");
+    return { imageId: image.imageId, snapshotIds };
+}
+
+function parseImages(value: unknown, key: string): ImageRef[] {
+    if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BATCH) {
+        throw invalidInput(key, value, `a list of 1 to ${MAX_BATCH} images`);
+    }
+    return value.map((v, i) => parseImageRef(v, `${key}[${i}]`));
+}
+
+function parseDryRun(value: unknown): boolean {
+    if (value !== undefined && typeof value !== "boolean")
+        throw invalidInput("dryRun", value, "true or false");
+    return value === true;
+}
+
+function poolOptions(
+    event: { concurrency?: unknown },
+    context: InvocationContext | undefined,
+    opts: HandlerOptions,
+): PoolOptions {
+    const remaining = context?.getRemainingTimeInMillis;
     return {
-        image: {
-            imageId: image.imageId,
-            name: String(image.name ?? ""),
-            creationDate: String(image.creationDate ?? ""),
-            snapshotIds,
-        },
-        dryRun: e.dryRun === true,
+        concurrency:
+            event.concurrency === undefined
+                ? DEFAULT_CALLS_IN_FLIGHT
+                : wholeNumber("concurrency", event.concurrency, 1, 20),
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
+        ...(opts.sleep ? { sleep: opts.sleep } : {}),
+        ...(remaining ? { timeLeftMs: () => remaining.call(context) } : {}),
     };
 }
 
-export function listExpiredImagesHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
+/** The list task's handler: lists once, answers with the page after the event's cursor. */
+export function listExpiredImagesHandler(
+    ec2: EC2Client,
+    opts: HandlerOptions & { onListing?: (listing: Listing) => void } = {},
+) {
     const { log = consoleLog, now = () => new Date() } = opts;
-    return async (event: ListEvent): Promise<Listing> =>
-        listExpiredImages(ec2, parseListEvent(event, now()), log);
+    return async (event: ListEvent): Promise<Page> => {
+        const options = parseListEvent(event, now());
+        const after = parseCursor(event?.after);
+        const listing = await listExpiredImages(ec2, options, log);
+        opts.onListing?.(listing);
+        return pageOf(listing, after);
+    };
 }
 
-export function deregisterImageHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
-    const { log = consoleLog } = opts;
-    return async (event: unknown): Promise<DeregisterResult> =>
-        deregisterImage(ec2, parseActionInput(event), log);
+function parseCursor(value: unknown): string {
+    if (value === undefined || value === "") return "";
+    if (typeof value !== "string" || !IMAGE_ID.test(value))
+        throw invalidInput("after", value, 'an AMI id, or "" for the first page');
+    return value;
 }
 
-export function deleteSnapshotsHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
+export interface DeregisterEvent {
+    images: ImageRef[];
+    dryRun?: boolean;
+    keep_tag_key?: string;
+    concurrency?: number;
+}
+
+export function deregisterBatchHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
     const { log = consoleLog } = opts;
-    return async (event: unknown): Promise<DeleteSnapshotsResult> =>
-        deleteSnapshots(ec2, parseActionInput(event), log);
+    return async (
+        event: DeregisterEvent,
+        context?: InvocationContext,
+    ): Promise<{ images: DeregisteredImage[] }> => {
+        const e = event ?? ({} as DeregisterEvent);
+        const images = parseImages(e.images, "images");
+        const { keepTagKey } = parseGuardrails({ keepTagKey: e.keep_tag_key }, EVENT_NAMES);
+        const batch = { images, dryRun: parseDryRun(e.dryRun), keepTagKey };
+        return { images: await deregisterBatch(ec2, batch, poolOptions(e, context, opts), log) };
+    };
+}
+
+export interface DeleteSnapshotsEvent {
+    deregistered: { images: DeregisteredImage[] };
+    dryRun?: boolean;
+    concurrency?: number;
+}
+
+const OUTCOMES = new Set(["deregistered", "already-gone", "dry-run", "kept", "failed"]);
+
+function parseDeregistered(value: unknown): DeregisteredImage[] {
+    const images = (value as { images?: unknown } | undefined)?.images;
+    const refs = parseImages(images, "deregistered.images");
+    return refs.map((ref, i) => {
+        const raw = (images as Partial<DeregisteredImage>[])[i];
+        if (typeof raw.outcome !== "string" || !OUTCOMES.has(raw.outcome)) {
+            throw invalidInput(`deregistered.images[${i}].outcome`, raw.outcome, [...OUTCOMES].join(", "));
+        }
+        const withImage = raw.deletedWithImage;
+        return {
+            ...ref,
+            outcome: raw.outcome,
+            ...(Array.isArray(withImage)
+                ? { deletedWithImage: withImage.filter((s) => SNAPSHOT_ID.test(s)) }
+                : {}),
+            ...(raw.reason ? { reason: String(raw.reason) } : {}),
+            ...(raw.error ? { error: String(raw.error) } : {}),
+        };
+    });
+}
+
+export interface SnapshotsBatchResult {
+    summary: BatchSummary;
+    images: ImageRecord[];
+}
+
+export function deleteSnapshotsBatchHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
+    const { log = consoleLog } = opts;
+    return async (
+        event: DeleteSnapshotsEvent,
+        context?: InvocationContext,
+    ): Promise<SnapshotsBatchResult> => {
+        const e = event ?? ({} as DeleteSnapshotsEvent);
+        const images = parseDeregistered(e.deregistered);
+        const records = await deleteBatchSnapshots(
+            ec2,
+            images,
+            parseDryRun(e.dryRun),
+            poolOptions(e, context, opts),
+            log,
+        );
+        return { summary: summarizeBatch(records), images: records };
+    };
 }

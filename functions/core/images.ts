@@ -21,12 +21,19 @@ export interface ImageItem {
     name: string;
     creationDate: string;
     snapshotIds: string[];
+    /** Sum of the snapshots' volume sizes: what deleting the AMI frees, at most. */
+    sizeGiB?: number;
 }
+
+/** What deleting an AMI needs: its id and its EBS snapshots. */
+export type ImageRef = Pick<ImageItem, "imageId" | "snapshotIds">;
 
 export interface DeregisterResult {
     imageId: string;
     /** `deregistered`, `already-gone` (someone else was first, or an earlier run), or `dry-run`. */
     outcome: "deregistered" | "already-gone" | "dry-run";
+    /** Snapshots EC2 deleted with the image (DeleteAssociatedSnapshots); absent when none. */
+    deletedWithImage?: string[];
 }
 
 export interface SnapshotSkip {
@@ -158,14 +165,14 @@ export async function listExpiredImages(
     const usage = opts.protectInUse && anyExpired ? await findImagesInUse(ec2) : undefined;
     const { expired, skipped } = selectExpired(candidates, opts, opts.now, usage);
     for (const k of skipped) log({ message: "keep", imageId: k.imageId, reason: k.reason });
-    const images = expired.map(({ imageId, name, creationDate, snapshotIds }) => {
+    const images = expired.map(({ imageId, name, creationDate, snapshotIds, sizeGiB }) => {
         log({
             message: "expired",
             imageId,
             ageHours: Math.floor(ageHours(creationDate, opts.now)),
             validHours: opts.validHours,
         });
-        return { imageId, name, creationDate, snapshotIds };
+        return { imageId, name, creationDate, snapshotIds, sizeGiB: sizeGiB ?? 0 };
     });
     const estimatedGiB = expired.reduce((sum, c) => sum + (c.sizeGiB ?? 0), 0);
     return { images, skipped, estimatedGiB };
@@ -182,7 +189,7 @@ const NO_DELETE_ASSOCIATED = new Set([
 ]);
 
 export interface ActionInput {
-    image: ImageItem;
+    image: ImageRef;
     dryRun: boolean;
 }
 
@@ -233,7 +240,11 @@ export async function deregisterImage(
         throw wrapAwsError(imageId, "DeregisterImage", err);
     }
     log({ message: "deregistered", imageId, snapshotsDeletedWithImage: deletedWithImage });
-    return { imageId, outcome: input.dryRun ? "dry-run" : "deregistered" };
+    return {
+        imageId,
+        outcome: input.dryRun ? "dry-run" : "deregistered",
+        ...(deletedWithImage.length > 0 ? { deletedWithImage } : {}),
+    };
 }
 
 const IN_USE_BY = /\b(ami-[0-9a-z]+)\b/;

@@ -1,7 +1,7 @@
-// Lambda entry: deregisters one AMI.
+// Lambda entry: deregisters one batch of AMIs.
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ec2ClientConfig } from "../core/clients";
-import { deregisterImageHandler } from "../core/handlers";
+import { deregisterBatchHandler } from "../core/handlers";
 
 const ec2 = new EC2Client(ec2ClientConfig);
-export const handler = deregisterImageHandler(ec2);
+export const handler = deregisterBatchHandler(ec2);

@@ -1,4 +1,4 @@
-// Lambda entry: lists the account's expired AMIs as compact Map items.
+// Lambda entry: lists the account's expired AMIs and answers with the next page of Map batches.
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ec2ClientConfig } from "../core/clients";
 import { listExpiredImagesHandler } from "../core/handlers";

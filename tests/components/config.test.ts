@@ -2,16 +2,23 @@
 import * as assert from "node:assert/strict";
 import { DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
 
-const read = (values: Record<string, string>) => readJanitorConfig({ get: (k) => values[k] }, "Prod_EU");
+const read = (values: Record<string, string>, stackRegion: string | undefined = "eu-west-1") =>
+    readJanitorConfig({ get: (k) => values[k] }, "Prod_EU", stackRegion);
 
 describe("stack config", () => {
     it("applies the documented defaults, deriving the repository name from the stack", () => {
-        assert.deepEqual(read({}), { ...DEFAULTS, repositoryName: "image-janitor-prod-eu" });
+        assert.deepEqual(read({}), {
+            ...DEFAULTS,
+            repositoryName: "image-janitor-prod-eu",
+            regions: ["eu-west-1"],
+        });
         assert.deepEqual(DEFAULTS, {
             validHours: 168,
             schedule: "rate(1 hour)",
             dryRun: false,
-            maxConcurrency: 10,
+            maxConcurrency: 4,
+            callsPerBatch: 4,
+            regions: "",
             logRetentionDays: 30,
             repositoryName: "",
             keepImages: 20,
@@ -33,6 +40,8 @@ describe("stack config", () => {
             schedule: "cron(0 3 * * ? *)",
             dryRun: "true",
             maxConcurrency: "40",
+            callsPerBatch: "20",
+            regions: '["us-east-1","eu-central-1","us-gov-west-1"]',
             logRetentionDays: "365",
             repositoryName: "team/web-app",
             keepImages: "0",
@@ -50,6 +59,8 @@ describe("stack config", () => {
             schedule: "cron(0 3 * * ? *)",
             dryRun: true,
             maxConcurrency: 40,
+            callsPerBatch: 20,
+            regions: ["us-east-1", "eu-central-1", "us-gov-west-1"],
             logRetentionDays: 365,
             repositoryName: "team/web-app",
             keepImages: 0,
@@ -156,6 +167,37 @@ describe("stack config", () => {
             assert.throws(() => read({ [key]: value }), { name: "ConfigError", message });
         });
     }
+
+    it("takes regions as a JSON list or comma-separated, defaulting to the stack's region", () => {
+        assert.deepEqual(read({ regions: "us-east-1, ap-southeast-2" }).regions, [
+            "us-east-1",
+            "ap-southeast-2",
+        ]);
+        assert.deepEqual(read({ regions: "" }, "sa-east-1").regions, ["sa-east-1"]);
+        const allowed = 'a list of AWS regions, e.g. ["us-east-1","eu-west-1"] or us-east-1,eu-west-1';
+        const cases: [Record<string, string>, string | undefined, string][] = [
+            [{}, undefined, `${allowed}, or aws:region set (got "")`],
+            [{ regions: "[]" }, "eu-west-1", `${allowed} (got "[]")`],
+            [{ regions: '["us-east-1"' }, "eu-west-1", `${allowed} (got "[\\"us-east-1\\"")`],
+            [
+                { regions: "us-east-1,Mars" },
+                "eu-west-1",
+                `an AWS region like us-east-1, in ${allowed} (got "Mars")`,
+            ],
+            [{ regions: "[1]" }, "eu-west-1", `an AWS region like us-east-1, in ${allowed} (got 1)`],
+            [
+                { regions: "us-east-1,eu-west-1,us-east-1" },
+                "eu-west-1",
+                `${allowed} without repeats (us-east-1 is listed twice) (got "us-east-1,eu-west-1,us-east-1")`,
+            ],
+        ];
+        for (const [values, stackRegion, message] of cases) {
+            assert.throws(() => readJanitorConfig({ get: (k) => values[k] }, "Prod_EU", stackRegion), {
+                name: "ConfigError",
+                message: `invalid config image-janitor:regions must be ${message}`,
+            });
+        }
+    });
 
     it("takes an alert email or an alert topic, not both", () => {
         assert.equal(

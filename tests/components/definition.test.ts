@@ -25,11 +25,18 @@ describe("state machine definition builder", () => {
 
     it("keeps the original shape: list, then a Map that deregisters then deletes snapshots", () => {
         const d = build();
-        assert.equal(d.StartAt, "ListExpiredImagesState");
+        assert.equal(d.StartAt, "StartState");
         assert.deepEqual(Object.keys(d.States), [
+            "StartState",
+            "FindRunningExecutionsState",
+            "CheckOverlapState",
+            "OverlapSkippedState",
+            "FirstPageState",
             "ListExpiredImagesState",
             "DeleteImageMapState",
             "SummarizeState",
+            "CheckMorePagesState",
+            "ContinueAsNewState",
             "DetectFailuresState",
             "CheckFailuresState",
             "ReportFailuresState",
@@ -42,7 +49,13 @@ describe("state machine definition builder", () => {
             [
                 "Task",
                 ARNS.listFunctionArn,
-                { valid_hours: 72, keep_tag_key: "image-janitor:keep", keep_latest: 0, protect_in_use: true },
+                {
+                    valid_hours: 72,
+                    keep_tag_key: "image-janitor:keep",
+                    keep_latest: 0,
+                    protect_in_use: true,
+                    "after.$": "$.continuation.cursor",
+                },
                 "$.listed",
                 "DeleteImageMapState",
             ],
@@ -50,17 +63,93 @@ describe("state machine definition builder", () => {
         const map = d.States.DeleteImageMapState as {
             ItemProcessor: { StartAt: string; States: Record<string, Record<string, unknown>> };
         } & Record<string, unknown>;
-        assert.deepEqual([map.Type, map.ItemsPath, map.MaxConcurrency], ["Map", "$.listed.images", 8]);
-        assert.deepEqual(map.ItemSelector, { "image.$": "$$.Map.Item.Value", dryRun: false });
+        assert.deepEqual(
+            [map.Type, map.ItemsPath, map.MaxConcurrency, map.ResultPath],
+            ["Map", "$.listed.batches", 8, "$.listed.batches"],
+        );
+        assert.deepEqual(map.ItemSelector, {
+            "images.$": "$$.Map.Item.Value.images",
+            dryRun: false,
+            keep_tag_key: "image-janitor:keep",
+            concurrency: 4,
+        });
         assert.equal(map.ItemProcessor.StartAt, "DeleteImageState");
         const { DeleteImageState: deregister, DeleteSnapshotState: snapshots } = map.ItemProcessor.States;
         assert.deepEqual(
-            [deregister.Resource, deregister.Next],
-            [ARNS.deregisterFunctionArn, "DeleteSnapshotState"],
+            [deregister.Resource, deregister.ResultPath, deregister.Next],
+            [ARNS.deregisterFunctionArn, "$.deregistered", "DeleteSnapshotState"],
         );
         assert.deepEqual(
-            [snapshots.Resource, snapshots.Next],
-            [ARNS.deleteSnapshotsFunctionArn, "ImageDoneState"],
+            [snapshots.Resource, snapshots.Parameters, snapshots.ResultSelector, snapshots.Next],
+            [
+                ARNS.deleteSnapshotsFunctionArn,
+                { "deregistered.$": "$.deregistered", dryRun: false, concurrency: 4 },
+                { "summary.$": "$.summary" },
+                "BatchDoneState",
+            ],
+        );
+        assert.deepEqual(map.ItemProcessor.States.BatchDoneState, {
+            Type: "Pass",
+            OutputPath: "$.snapshots.summary",
+            End: true,
+        });
+    });
+
+    it("skips a scheduled run's work while another execution of the same machine is running", () => {
+        const d = build();
+        assert.deepEqual(d.States.StartState, {
+            Type: "Choice",
+            Choices: [{ Variable: "$.continuation", IsPresent: true, Next: "ListExpiredImagesState" }],
+            Default: "FindRunningExecutionsState",
+        });
+        const find = d.States.FindRunningExecutionsState;
+        assert.deepEqual(
+            [find.Resource, find.Parameters, find.ResultSelector, find.ResultPath],
+            [
+                "arn:aws:states:::aws-sdk:sfn:listExecutions",
+                { "StateMachineArn.$": "$$.StateMachine.Id", StatusFilter: "RUNNING", MaxResults: 2 },
+                { "count.$": "States.ArrayLength($.Executions)" },
+                "$.running",
+            ],
+        );
+        assert.deepEqual(d.States.CheckOverlapState, {
+            Type: "Choice",
+            Choices: [{ Variable: "$.running.count", NumericGreaterThan: 1, Next: "OverlapSkippedState" }],
+            Default: "FirstPageState",
+        });
+        assert.equal(
+            d.TimeoutSeconds,
+            6 * 3600,
+            "a stuck run cannot block the schedule for more than 6 hours",
+        );
+    });
+
+    it("hands the next page to a fresh execution with the cursor, before reporting its own page", () => {
+        const d = build();
+        assert.deepEqual(d.States.CheckMorePagesState, {
+            Type: "Choice",
+            Choices: [{ Variable: "$.summary.more", BooleanEquals: true, Next: "ContinueAsNewState" }],
+            Default: "DetectFailuresState",
+        });
+        const next = d.States.ContinueAsNewState;
+        assert.deepEqual(
+            [next.Resource, next.Parameters, next.ResultPath, next.Next],
+            [
+                "arn:aws:states:::states:startExecution",
+                {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    Input: {
+                        continuation: {
+                            "cursor.$": "$.summary.cursor",
+                            "page.$": "States.MathAdd($.continuation.page, 1)",
+                            "firstExecution.$": "$.continuation.firstExecution",
+                        },
+                        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                    },
+                },
+                "$.summary.next",
+                "DetectFailuresState",
+            ],
         );
     });
 
@@ -92,18 +181,19 @@ describe("state machine definition builder", () => {
         ]);
     });
 
-    it("catches each AMI's failure inside its iteration, so the others go on", () => {
+    it("catches a batch's failure inside its iteration, so the other batches go on", () => {
         const map = build().States.DeleteImageMapState as {
             ItemProcessor: { States: Record<string, Record<string, unknown>> };
         };
         for (const name of ["DeleteImageState", "DeleteSnapshotState"]) {
             assert.deepEqual(map.ItemProcessor.States[name].Catch, [
-                { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "ImageFailedState" },
+                { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "BatchFailedState" },
             ]);
         }
-        assert.deepEqual(map.ItemProcessor.States.ImageFailedState.Parameters, {
-            "imageId.$": "$.image.imageId",
+        assert.deepEqual(map.ItemProcessor.States.BatchFailedState.Parameters, {
             status: "failed",
+            "images.$": "States.ArrayLength($.images)",
+            "firstImageId.$": "$.images[0].imageId",
             "error.$": "$.error.Error",
             "cause.$": "$.error.Cause",
         });
@@ -129,14 +219,18 @@ describe("state machine definition builder", () => {
         });
     });
 
-    it("passes the dry-run flag to every iteration and labels the outcome", () => {
-        const d = build({ dryRun: true });
+    it("passes the dry-run flag to both steps of every batch", () => {
+        const d = build({ dryRun: true, callsPerBatch: 2 });
         const map = d.States.DeleteImageMapState as {
-            ItemSelector: unknown;
-            ItemProcessor: { States: Record<string, { Parameters: { status: string } }> };
+            ItemSelector: Record<string, unknown>;
+            ItemProcessor: { States: Record<string, { Parameters: Record<string, unknown> }> };
         };
-        assert.deepEqual(map.ItemSelector, { "image.$": "$$.Map.Item.Value", dryRun: true });
-        assert.equal(map.ItemProcessor.States.ImageDoneState.Parameters.status, "would-delete");
+        assert.deepEqual([map.ItemSelector.dryRun, map.ItemSelector.concurrency], [true, 2]);
+        assert.deepEqual(map.ItemProcessor.States.DeleteSnapshotState.Parameters, {
+            "deregistered.$": "$.deregistered",
+            dryRun: true,
+            concurrency: 2,
+        });
         assert.match(d.Comment, /dry run/);
     });
 
@@ -148,6 +242,7 @@ describe("state machine definition builder", () => {
             keep_latest: 3,
             protect_in_use: false,
             group_by_tag: "app",
+            "after.$": "$.continuation.cursor",
         });
     });
 
@@ -157,6 +252,9 @@ describe("state machine definition builder", () => {
         });
         assert.throws(() => build({ maxConcurrency: 41 }), {
             message: "maxConcurrency must be a whole number from 1 to 40 (got 41)",
+        });
+        assert.throws(() => build({ callsPerBatch: 0 }), {
+            message: "callsPerBatch must be a whole number from 1 to 20 (got 0)",
         });
     });
 });

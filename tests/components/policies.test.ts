@@ -7,6 +7,7 @@ import {
     type PolicyDocument,
     schedulerPolicy,
     stateMachinePolicy,
+    stateMachineSelfPolicy,
 } from "../../components/policies";
 
 const scope = { partition: "aws-us-gov", region: "us-gov-west-1", accountId: "111122223333" };
@@ -15,6 +16,7 @@ const LOG = "arn:aws-us-gov:logs:us-gov-west-1:111122223333:log-group:x";
 /** Actions AWS documents without resource-level permissions: `*` is the only scope it accepts. */
 const STAR_ONLY = new Set([
     "ec2:DescribeImages",
+    "ec2:DescribeSnapshots",
     "ec2:DescribeInstances",
     "ec2:DescribeLaunchTemplates",
     "ec2:DescribeLaunchTemplateVersions",
@@ -35,6 +37,7 @@ describe("IAM policy builders", () => {
         deleteSnapshotsPolicy(LOG, scope),
         stateMachinePolicy(["arn:fn:1"]),
         schedulerPolicy("arn:sm"),
+        stateMachineSelfPolicy("arn:sm"),
     ];
 
     it("grants `*` only to actions that have no resource-level permissions", () => {
@@ -49,13 +52,13 @@ describe("IAM policy builders", () => {
     });
 
     it("scopes AMI and snapshot deletion to the region's image and snapshot ARNs in the right partition", () => {
-        assert.deepEqual(deregisterImagePolicy(LOG, scope).Statement[1], {
+        assert.deepEqual(deregisterImagePolicy(LOG, scope).Statement[2], {
             Sid: "DeregisterImages",
             Effect: "Allow",
             Action: "ec2:DeregisterImage",
             Resource: "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
         });
-        assert.deepEqual(deleteSnapshotsPolicy(LOG, scope).Statement[1], {
+        assert.deepEqual(deleteSnapshotsPolicy(LOG, scope).Statement[2], {
             Sid: "DeleteSnapshots",
             Effect: "Allow",
             Action: "ec2:DeleteSnapshot",
@@ -67,6 +70,13 @@ describe("IAM policy builders", () => {
         assert.deepEqual(stateMachinePolicy(["arn:a", "arn:b"]).Statement[0].Resource, ["arn:a", "arn:b"]);
         assert.deepEqual(schedulerPolicy("arn:sm").Statement, [
             { Sid: "StartCleanup", Effect: "Allow", Action: "states:StartExecution", Resource: "arn:sm" },
+        ]);
+    });
+
+    it("lets the state machine list and start executions of itself only", () => {
+        assert.deepEqual(stateMachineSelfPolicy("arn:sm").Statement, [
+            { Sid: "CheckOverlap", Effect: "Allow", Action: "states:ListExecutions", Resource: "arn:sm" },
+            { Sid: "ContinueAsNew", Effect: "Allow", Action: "states:StartExecution", Resource: "arn:sm" },
         ]);
     });
 });

@@ -11,8 +11,10 @@ import {
     urnOf,
 } from "../setup";
 
-const FN = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:ami-cleanup-${name}-0a1b2c3`;
-const LOGS = (name: string) => `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:ami-cleanup-${name}-0a1b2c3`;
+const FN = (name: string) =>
+    `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:ami-cleanup-us-east-1-${name}-0a1b2c3`;
+const LOGS = (name: string) =>
+    `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:ami-cleanup-us-east-1-${name}-0a1b2c3`;
 
 /** The program's own registrations: other test files declare components of their own in the same runtime. */
 const PROGRAM_NAMES = /^(ami-cleanup|images)(-|$)/;
@@ -24,8 +26,8 @@ describe("Pulumi program (mock runtime)", () => {
 
     before(async () => {
         program = await import("../../index");
-        await outputValue(program.stateMachineArn);
-        await outputValue(program.scheduleName);
+        await outputValue(program.stateMachineArns);
+        await outputValue(program.scheduleNames);
     });
 
     it("declares exactly the AMI cleanup and the self-emptying repository, each under its component", () => {
@@ -36,7 +38,7 @@ describe("Pulumi program (mock runtime)", () => {
             "image-janitor:ami:AmiCleanup": 1,
             "aws:cloudwatch/logGroup:LogGroup": 4,
             "aws:iam/role:Role": 5,
-            "aws:iam/rolePolicy:RolePolicy": 5,
+            "aws:iam/rolePolicy:RolePolicy": 6,
             "aws:lambda/function:Function": 3,
             "aws:sfn/stateMachine:StateMachine": 1,
             "aws:scheduler/schedule:Schedule": 1,
@@ -45,7 +47,7 @@ describe("Pulumi program (mock runtime)", () => {
             "pulumi-nodejs:dynamic/image-janitor:RepositoryEmptier": 1,
         });
         for (const r of mine.filter((x) => !x.type.startsWith("image-janitor:"))) {
-            const expected = r.name.startsWith("ami-cleanup")
+            const expected = r.name.startsWith("ami-cleanup-us-east-1")
                 ? "image-janitor:ami:AmiCleanup"
                 : "image-janitor:ecr:SelfEmptyingRepository";
             assert.equal(parentTypeOf(r.type, r.name), expected, `${r.type} ${r.name}`);
@@ -63,20 +65,23 @@ describe("Pulumi program (mock runtime)", () => {
                 f.inputs.timeout,
             ]),
             [
-                ["ami-cleanup-list", "nodejs22.x", "index.handler", ["arm64"], 300],
-                ["ami-cleanup-deregister", "nodejs22.x", "index.handler", ["arm64"], 60],
-                ["ami-cleanup-snapshots", "nodejs22.x", "index.handler", ["arm64"], 120],
+                ["ami-cleanup-us-east-1-list", "nodejs22.x", "index.handler", ["arm64"], 900],
+                ["ami-cleanup-us-east-1-deregister", "nodejs22.x", "index.handler", ["arm64"], 900],
+                ["ami-cleanup-us-east-1-snapshots", "nodejs22.x", "index.handler", ["arm64"], 900],
             ],
         );
         for (const f of fns) {
-            const key = f.name.replace("ami-cleanup-", "");
+            const key = f.name.replace("ami-cleanup-us-east-1-", "");
             assert.deepEqual(f.inputs.loggingConfig, {
                 logFormat: "JSON",
-                logGroup: `ami-cleanup-${key}-0a1b2c3`,
+                logGroup: `ami-cleanup-us-east-1-${key}-0a1b2c3`,
                 applicationLogLevel: "INFO",
                 systemLogLevel: "WARN",
             });
-            assert.equal(f.inputs.role, `arn:aws:iam::${ACCOUNT_ID}:role/ami-cleanup-${key}-0a1b2c3`);
+            assert.equal(
+                f.inputs.role,
+                `arn:aws:iam::${ACCOUNT_ID}:role/ami-cleanup-us-east-1-${key}-0a1b2c3`,
+            );
         }
     });
 
@@ -85,10 +90,10 @@ describe("Pulumi program (mock runtime)", () => {
         assert.deepEqual(
             groups.map((g) => [g.name, g.inputs.retentionInDays, g.inputs.namePrefix]),
             [
-                ["ami-cleanup-list", 14, undefined],
-                ["ami-cleanup-deregister", 14, undefined],
-                ["ami-cleanup-snapshots", 14, undefined],
-                ["ami-cleanup-machine", 14, "/aws/vendedlogs/states/ami-cleanup-"],
+                ["ami-cleanup-us-east-1-list", 14, undefined],
+                ["ami-cleanup-us-east-1-deregister", 14, undefined],
+                ["ami-cleanup-us-east-1-snapshots", 14, undefined],
+                ["ami-cleanup-us-east-1-machine", 14, "/aws/vendedlogs/states/ami-cleanup-us-east-1-"],
             ],
         );
     });
@@ -96,8 +101,9 @@ describe("Pulumi program (mock runtime)", () => {
     it("gives each function exactly its own EC2 action and its own log group", () => {
         const policy = (name: string) =>
             JSON.parse(
-                ofProgram("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === `ami-cleanup-${name}`)
-                    ?.inputs.policy as string,
+                ofProgram("aws:iam/rolePolicy:RolePolicy").find(
+                    (p) => p.name === `ami-cleanup-us-east-1-${name}`,
+                )?.inputs.policy as string,
             );
         const logs = (name: string) => ({
             Sid: "WriteOwnLogs",
@@ -126,6 +132,7 @@ describe("Pulumi program (mock runtime)", () => {
             Version: "2012-10-17",
             Statement: [
                 logs("deregister"),
+                { Sid: "RecheckImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" },
                 {
                     Sid: "DeregisterImages",
                     Effect: "Allow",
@@ -145,6 +152,12 @@ describe("Pulumi program (mock runtime)", () => {
             Statement: [
                 logs("snapshots"),
                 {
+                    Sid: "FindRemainingSnapshots",
+                    Effect: "Allow",
+                    Action: "ec2:DescribeSnapshots",
+                    Resource: "*",
+                },
+                {
                     Sid: "DeleteSnapshots",
                     Effect: "Allow",
                     Action: "ec2:DeleteSnapshot",
@@ -159,6 +172,14 @@ describe("Pulumi program (mock runtime)", () => {
             Action: "lambda:InvokeFunction",
             Resource: [FN("list"), FN("deregister"), FN("snapshots")],
         });
+        const MACHINE = `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-us-east-1-machine-0a1b2c3`;
+        assert.deepEqual(policy("machine-self"), {
+            Version: "2012-10-17",
+            Statement: [
+                { Sid: "CheckOverlap", Effect: "Allow", Action: "states:ListExecutions", Resource: MACHINE },
+                { Sid: "ContinueAsNew", Effect: "Allow", Action: "states:StartExecution", Resource: MACHINE },
+            ],
+        });
         assert.deepEqual(policy("schedule"), {
             Version: "2012-10-17",
             Statement: [
@@ -166,7 +187,7 @@ describe("Pulumi program (mock runtime)", () => {
                     Sid: "StartCleanup",
                     Effect: "Allow",
                     Action: "states:StartExecution",
-                    Resource: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`,
+                    Resource: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-us-east-1-machine-0a1b2c3`,
                 },
             ],
         });
@@ -187,7 +208,7 @@ describe("Pulumi program (mock runtime)", () => {
     it("trusts only the service each role is for, guarded by the account", () => {
         const trust = (name: string) =>
             JSON.parse(
-                ofProgram("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-${name}`)?.inputs
+                ofProgram("aws:iam/role:Role").find((r) => r.name === `ami-cleanup-us-east-1-${name}`)?.inputs
                     .assumeRolePolicy as string,
             ).Statement[0];
         assert.deepEqual(trust("list").Principal, { Service: "lambda.amazonaws.com" });
@@ -206,20 +227,26 @@ describe("Pulumi program (mock runtime)", () => {
         assert.deepEqual(machine.inputs.loggingConfiguration, {
             level: "ALL",
             includeExecutionData: true,
-            logDestination: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:/aws/vendedlogs/states/ami-cleanup-0a1b2c3d:*`,
+            logDestination: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:/aws/vendedlogs/states/ami-cleanup-us-east-1-0a1b2c3d:*`,
         });
         const definition = JSON.parse(machine.inputs.definition as string);
-        assert.equal(definition.StartAt, "ListExpiredImagesState");
+        assert.equal(definition.StartAt, "StartState");
         assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
             valid_hours: 24,
             keep_tag_key: "image-janitor:keep",
             keep_latest: 0,
             protect_in_use: true,
+            "after.$": "$.continuation.cursor",
         });
         assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
         const map = definition.States.DeleteImageMapState;
         assert.equal(map.MaxConcurrency, 5);
-        assert.deepEqual(map.ItemSelector, { "image.$": "$$.Map.Item.Value", dryRun: false });
+        assert.deepEqual(map.ItemSelector, {
+            "images.$": "$$.Map.Item.Value.images",
+            dryRun: false,
+            keep_tag_key: "image-janitor:keep",
+            concurrency: 4,
+        });
         assert.equal(map.ItemProcessor.States.DeleteImageState.Resource, FN("deregister"));
         assert.equal(map.ItemProcessor.States.DeleteSnapshotState.Resource, FN("snapshots"));
     });
@@ -229,28 +256,33 @@ describe("Pulumi program (mock runtime)", () => {
         assert.equal(schedule.inputs.scheduleExpression, "rate(2 hours)");
         assert.deepEqual(schedule.inputs.flexibleTimeWindow, { mode: "OFF" });
         assert.deepEqual(schedule.inputs.target, {
-            arn: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`,
-            roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/ami-cleanup-schedule-0a1b2c3`,
+            arn: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-us-east-1-machine-0a1b2c3`,
+            roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/ami-cleanup-us-east-1-schedule-0a1b2c3`,
             input: "{}",
         });
     });
 
-    it("exports the state machine, function, schedule and log group names", async () => {
-        assert.equal(
-            await outputValue(program.stateMachineArn),
-            `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-machine-0a1b2c3`,
-        );
-        assert.deepEqual(await outputValue(program.functionNames), {
-            list: "ami-cleanup-list-0a1b2c3",
-            deregister: "ami-cleanup-deregister-0a1b2c3",
-            snapshots: "ami-cleanup-snapshots-0a1b2c3",
+    it("exports the state machine, function, schedule and log group names, keyed by region", async () => {
+        assert.deepEqual(await outputValue(program.stateMachineArns), {
+            "us-east-1": `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:ami-cleanup-us-east-1-machine-0a1b2c3`,
         });
-        assert.equal(await outputValue(program.scheduleName), "ami-cleanup-schedule-0a1b2c3");
+        assert.deepEqual(await outputValue(program.functionNames), {
+            "us-east-1": {
+                list: "ami-cleanup-us-east-1-list-0a1b2c3",
+                deregister: "ami-cleanup-us-east-1-deregister-0a1b2c3",
+                snapshots: "ami-cleanup-us-east-1-snapshots-0a1b2c3",
+            },
+        });
+        assert.deepEqual(await outputValue(program.scheduleNames), {
+            "us-east-1": "ami-cleanup-us-east-1-schedule-0a1b2c3",
+        });
         assert.deepEqual(await outputValue(program.logGroupNames), {
-            list: "ami-cleanup-list-0a1b2c3",
-            deregister: "ami-cleanup-deregister-0a1b2c3",
-            snapshots: "ami-cleanup-snapshots-0a1b2c3",
-            stateMachine: "/aws/vendedlogs/states/ami-cleanup-0a1b2c3d",
+            "us-east-1": {
+                list: "ami-cleanup-us-east-1-list-0a1b2c3",
+                deregister: "ami-cleanup-us-east-1-deregister-0a1b2c3",
+                snapshots: "ami-cleanup-us-east-1-snapshots-0a1b2c3",
+                stateMachine: "/aws/vendedlogs/states/ami-cleanup-us-east-1-0a1b2c3d",
+            },
         });
         assert.equal(await outputValue(program.repositoryName), "image-janitor-test");
         assert.equal(

@@ -85,7 +85,7 @@ describe("AMI cleanup core", () => {
             assert.deepEqual(inputs, [base, { ...base, NextToken: "t1" }, { ...base, NextToken: "t2" }]);
         });
 
-        it("returns compact items: id, name, creation date and EBS snapshot ids only", async () => {
+        it("returns compact items: id, name, creation date, EBS snapshot ids and their size only", async () => {
             ec2()
                 .on(DescribeImagesCommand)
                 .resolves({
@@ -113,6 +113,7 @@ describe("AMI cleanup core", () => {
                     name: "name-ami-0a",
                     creationDate: ago(50),
                     snapshotIds: ["snap-root", "snap-data"],
+                    sizeGiB: 108,
                 },
             ]);
         });

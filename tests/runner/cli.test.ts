@@ -102,7 +102,27 @@ describe("cleanup CLI", function () {
                 "wouldDelete",
                 "skippedSnapshots",
                 "failed",
+                "stats",
             ]);
+            // One execution: the list task, then one batch's two tasks; EC2 calls counted from the run itself.
+            const { historyEvents, maxStatePayloadBytes, ...counts } = doc.stats;
+            assert.deepEqual(counts, {
+                executions: 1,
+                lambdaInvocations: 3,
+                stateTransitions: 14,
+                ec2Calls: {
+                    DescribeImages: 2,
+                    DescribeInstances: 1,
+                    DescribeLaunchTemplates: 1,
+                    DeregisterImage: 1,
+                    DeleteSnapshot: 1,
+                },
+            });
+            assert.ok(historyEvents > 40 && historyEvents < 60, `history events ${historyEvents}`);
+            assert.ok(
+                maxStatePayloadBytes > 100 && maxStatePayloadBytes < 4096,
+                `payload ${maxStatePayloadBytes}`,
+            );
             assert.deepEqual([doc.dryRun, doc.validHours, doc.deleted, doc.failed], [true, 48, [], []]);
             assert.deepEqual(
                 doc.expired.map((e: { imageId: string; name: string }) => [e.imageId, e.name]),
@@ -118,7 +138,10 @@ describe("cleanup CLI", function () {
                 r.stdout,
                 /^AMIs older than 48 hours:\nIMAGE ID +NAME +CREATED +RESULT +SNAPSHOTS\nami-0c1100000000000a1 +old +\S+ +deleted +snap-/,
             );
-            assert.match(r.stdout, /expired 1, deleted 1, kept 0, failed 0, about 15 GiB of snapshots\n$/);
+            assert.match(
+                r.stdout,
+                /expired 1, deleted 1, kept 0, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
+            );
             assert.match(r.stderr, /1\/1 AMIs done/);
             const again = JSON.parse(cli(["--valid-hours", "48", "--json"], env()).stdout);
             assert.deepEqual(again.expired, []);

@@ -7,6 +7,8 @@ import {
     DescribeInstancesCommand,
     DescribeLaunchTemplatesCommand,
     DescribeLaunchTemplateVersionsCommand,
+    DescribeSnapshotsCommand,
+    type DescribeSnapshotsCommandInput,
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
@@ -21,12 +23,20 @@ const old = (id: string, snaps: string[]): Image => ({
     BlockDeviceMappings: snaps.map((s) => ({ DeviceName: "/dev/xvda", Ebs: { SnapshotId: s } })),
 });
 
+const askedSnapshots = (input: DescribeSnapshotsCommandInput) =>
+    (input.Filters ?? []).filter((f) => f.Name === "snapshot-id").flatMap((f) => f.Values ?? []);
+
 describe("local runner", () => {
     const ec2 = useClientMock(EC2Client);
-    // Nothing uses the AMIs unless a test says so.
+    // Nothing uses the AMIs, and every snapshot asked about exists, unless a test says so.
     beforeEach(() => {
         ec2().on(DescribeInstancesCommand).resolves({ Reservations: [] });
         ec2().on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
+        ec2()
+            .on(DescribeSnapshotsCommand)
+            .callsFake((input) => ({
+                Snapshots: askedSnapshots(input).map((SnapshotId) => ({ SnapshotId })),
+            }));
     });
 
     it("finishes every other AMI when one fails, and reports the failure with its AMI", async () => {
@@ -103,7 +113,7 @@ describe("local runner", () => {
         );
     });
 
-    it("retries throttled calls at the state level until they succeed", async () => {
+    it("retries throttled calls with backoff until they succeed", async () => {
         ec2()
             .on(DescribeImagesCommand)
             .resolves({ Images: [old("ami-01", ["snap-01"])] });
@@ -117,6 +127,7 @@ describe("local runner", () => {
             ec2: new EC2Client({ maxAttempts: 1 }),
             validHours: 1,
             retryIntervalMs: 0,
+            backoff: { baseMs: 1, capMs: 1 },
         });
         assert.deepEqual(summary.deleted, [{ imageId: "ami-01", snapshotIds: ["snap-01"] }]);
         assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 3);
@@ -228,11 +239,17 @@ describe("local runner", () => {
                     return {};
                 }),
             );
-        // SDK retries off: every throttle reaches the state machine's own Retry.
+        ec2()
+            .on(DescribeSnapshotsCommand)
+            .callsFake((input) =>
+                throttled(() => ({ Snapshots: askedSnapshots(input).map((SnapshotId) => ({ SnapshotId })) })),
+            );
+        // SDK retries off: every throttle reaches the batch's backoff or the state machine's own Retry.
         const summary = await runCleanup({
             ec2: new EC2Client({ maxAttempts: 1 }),
             validHours: 1,
             retryIntervalMs: 0,
+            backoff: { baseMs: 1, capMs: 2 },
             protectInUse: false,
         });
         const expired = images.filter((_, i) => i % 4 !== 0).map((i) => i.ImageId);
@@ -278,9 +295,11 @@ describe("local runner", () => {
 
     it("after a run dies between deregistering and deleting snapshots, the next run finishes with nothing orphaned", async () => {
         // A fake EC2 that honours DeleteAssociatedSnapshots: snapshots no other registered AMI uses go with the AMI.
-        const images = Array.from({ length: 6 }, (_, i) => old(`ami-0${i}`, [`snap-0${i}`]));
-        images.push(old("ami-shared", ["snap-00"])); // keeps snap-00 alive: it is not expired
-        images[6].CreationDate = new Date().toISOString();
+        const images = Array.from({ length: 150 }, (_, i) => {
+            const n = String(i).padStart(3, "0");
+            return old(`ami-${n}`, [`snap-${n}`]);
+        });
+        images.push({ ...old("ami-shared", ["snap-000"]), CreationDate: new Date().toISOString() }); // not expired
         const registered = new Map(images.map((i) => [i.ImageId ?? "", i]));
         const snapshots = new Set(
             images.flatMap((i) => i.BlockDeviceMappings?.map((m) => m.Ebs?.SnapshotId ?? "") ?? []),
@@ -293,6 +312,13 @@ describe("local runner", () => {
         ec2()
             .on(DescribeImagesCommand)
             .callsFake(() => ({ Images: [...registered.values()] }));
+        ec2()
+            .on(DescribeSnapshotsCommand)
+            .callsFake((input) => ({
+                Snapshots: askedSnapshots(input)
+                    .filter((s) => snapshots.has(s))
+                    .map((SnapshotId) => ({ SnapshotId })),
+            }));
         ec2()
             .on(DeregisterImageCommand)
             .callsFake((input) => {
@@ -310,7 +336,7 @@ describe("local runner", () => {
                 }
                 return { Return: true, DeleteSnapshotResults: results };
             });
-        // First run: the process dies before any DeleteSnapshot call returns.
+        // First run: the process dies in the first batch's snapshot step, before any DeleteSnapshot returns.
         let dying = true;
         ec2()
             .on(DeleteSnapshotCommand)
@@ -326,22 +352,33 @@ describe("local runner", () => {
                 deletions.push(input.SnapshotId);
                 return {};
             });
+        const killed = new AbortController();
         const first = runCleanup({
             ec2: new EC2Client({}),
             validHours: 1,
             retryIntervalMs: 0,
             protectInUse: false,
-            maxConcurrency: 3,
+            maxConcurrency: 1,
+            signal: killed.signal,
         });
         const died = await Promise.race([
             first.then(() => false),
             new Promise<boolean>((r) => setTimeout(() => r(true), 1500)),
         ]);
         assert.equal(died, true, "the first run never finished");
-        const deregisteredByFirst = ec2().commandCalls(DeregisterImageCommand).length;
-        assert.ok(
-            deregisteredByFirst > 0 && deregisteredByFirst < 6,
-            `first run deregistered ${deregisteredByFirst} of 6`,
+        killed.abort();
+        await assert.rejects(first);
+        assert.equal(
+            ec2().commandCalls(DeregisterImageCommand).length,
+            100,
+            "the first run deregistered its first batch, then died",
+        );
+        assert.deepEqual(
+            ec2()
+                .commandCalls(DeleteSnapshotCommand)
+                .map((c) => c.args[0].input.SnapshotId),
+            ["snap-000"],
+            "only the snapshot the kept AMI still uses was left for DeleteSnapshot",
         );
 
         dying = false;
@@ -352,16 +389,20 @@ describe("local runner", () => {
             protectInUse: false,
         });
         assert.deepEqual(second.failed, []);
+        assert.equal(second.deleted.length, 50);
         assert.deepEqual([...registered.keys()], ["ami-shared"]);
-        assert.deepEqual([...snapshots].sort(), ["snap-00"], "only the snapshot the kept AMI uses remains");
+        assert.deepEqual([...snapshots].sort(), ["snap-000"], "only the snapshot the kept AMI uses remains");
         assert.deepEqual(
             [...deletions].sort(),
-            ["snap-01", "snap-02", "snap-03", "snap-04", "snap-05"],
+            images
+                .slice(1, 150)
+                .map((i) => i.BlockDeviceMappings?.[0].Ebs?.SnapshotId)
+                .sort(),
             "each deleted exactly once",
         );
         assert.equal(
             ec2().commandCalls(DeregisterImageCommand).length,
-            6,
+            150,
             "the second run deregisters only what the first did not",
         );
     });

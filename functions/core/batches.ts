@@ -1,0 +1,259 @@
+// Batches of AMIs: the Map's unit of work. One invocation deregisters up to a hundred AMIs, the next deletes
+// what is left of their snapshots, each with a few EC2 calls in flight and throttling absorbed by backoff.
+import { type EC2Client, paginateDescribeImages, paginateDescribeSnapshots } from "@aws-sdk/client-ec2";
+import { ErrorNames, errorMessage, errorName } from "./errors";
+import {
+    type DeleteSnapshotsResult,
+    type DeregisterResult,
+    deleteSnapshots,
+    deregisterImage,
+    type ImageRef,
+    type SnapshotSkip,
+} from "./images";
+import { type Log, silentLog } from "./log";
+import { type PoolOptions, runPool } from "./pool";
+
+/** AMIs per Map item. A hundred keeps invocations at about 20 per 1,000 AMIs and a batch well inside 15 min. */
+export const BATCH_SIZE = 100;
+/** EC2 takes at most 200 values per filter. */
+const FILTER_VALUES = 200;
+/** Failures and keeps listed by name in a batch summary; the counts are always complete. */
+export const SUMMARY_EXAMPLES = 10;
+const SUMMARY_ERROR_CHARS = 300;
+
+export interface BatchEvent {
+    images: ImageRef[];
+    dryRun: boolean;
+    /** Re-checked just before deleting: a tag added after the listing still keeps the AMI. */
+    keepTagKey: string;
+}
+
+/** One AMI after the deregister step. */
+export interface DeregisteredImage extends ImageRef {
+    outcome: DeregisterResult["outcome"] | "kept" | "failed";
+    deletedWithImage?: string[];
+    /** Why a kept AMI was kept. */
+    reason?: string;
+    error?: string;
+}
+
+/** One AMI after both steps: what the run reports for it. */
+export interface ImageRecord {
+    imageId: string;
+    status: "deleted" | "would-delete" | "kept" | "failed";
+    deregister?: DeregisteredImage["outcome"];
+    /** Snapshots deleted (dry run: that would be), including those EC2 deleted with the image. */
+    snapshotIds: string[];
+    alreadyGone: string[];
+    skippedSnapshots: SnapshotSkip[];
+    reason?: string;
+    error?: string;
+}
+
+/** The compact record a Map iteration returns: counts, and a few examples of what went wrong. */
+export interface BatchSummary {
+    status: "ok" | "failed";
+    images: number;
+    deleted: number;
+    wouldDelete: number;
+    kept: number;
+    failed: number;
+    snapshotsDeleted: number;
+    snapshotsSkipped: number;
+    failures: { imageId: string; error: string }[];
+    keptImages: { imageId: string; reason: string }[];
+}
+
+const chunks = <T>(xs: readonly T[], size: number): T[][] =>
+    Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
+
+const describe = (err: unknown) => `${errorName(err)}: ${errorMessage(err)}`;
+
+/** The batch's AMIs as EC2 sees them now: gone ones are absent. */
+async function currentImages(ec2: EC2Client, ids: string[]) {
+    const found = new Map<string, { state: string; tags: Map<string, string> }>();
+    for (const values of chunks(ids, FILTER_VALUES)) {
+        const pages = paginateDescribeImages(
+            { client: ec2, pageSize: 1000 },
+            { Owners: ["self"], Filters: [{ Name: "image-id", Values: values }] },
+        );
+        for await (const page of pages) {
+            for (const image of page.Images ?? []) {
+                if (!image.ImageId) continue;
+                const tags = new Map((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+                found.set(image.ImageId, { state: image.State ?? "", tags });
+            }
+        }
+    }
+    return found;
+}
+
+/**
+ * Deregisters a batch. Each AMI is looked up again first: one gone since the listing is done, one no longer
+ * available or newly tagged to keep is kept. Every AMI comes back with its outcome; only running out of time
+ * fails the whole batch (so the state retries it).
+ */
+export async function deregisterBatch(
+    ec2: EC2Client,
+    event: BatchEvent,
+    pool: PoolOptions,
+    log: Log = silentLog,
+): Promise<DeregisteredImage[]> {
+    const now = await currentImages(
+        ec2,
+        event.images.map((i) => i.imageId),
+    );
+    const out: DeregisteredImage[] = [];
+    const toDeregister: ImageRef[] = [];
+    for (const image of event.images) {
+        const current = now.get(image.imageId);
+        if (!current) {
+            log({ message: "already gone", imageId: image.imageId });
+            out.push({ ...image, outcome: "already-gone" });
+        } else if (current.state !== "available") {
+            const reason = `state:${current.state}`;
+            log({ message: "keep", imageId: image.imageId, reason });
+            out.push({ ...image, outcome: "kept", reason });
+        } else if (
+            current.tags.has(event.keepTagKey) &&
+            current.tags.get(event.keepTagKey)?.trim().toLowerCase() !== "false"
+        ) {
+            log({ message: "keep", imageId: image.imageId, reason: "keep-tag" });
+            out.push({ ...image, outcome: "kept", reason: "keep-tag" });
+        } else {
+            toDeregister.push(image);
+        }
+    }
+    const results = await runPool(
+        toDeregister,
+        (image) => deregisterImage(ec2, { image, dryRun: event.dryRun }, log),
+        pool,
+    );
+    results.forEach((r, i) => {
+        const image = toDeregister[i];
+        if (r.ok) {
+            out.push({
+                ...image,
+                outcome: r.value.outcome,
+                ...(r.value.deletedWithImage ? { deletedWithImage: r.value.deletedWithImage } : {}),
+            });
+        } else {
+            log({
+                message: "failed",
+                imageId: image.imageId,
+                action: "DeregisterImage",
+                error: describe(r.error),
+            });
+            out.push({ ...image, outcome: "failed", error: describe(r.error) });
+        }
+    });
+    const order = new Map(event.images.map((i, n) => [i.imageId, n]));
+    return out.sort((a, b) => (order.get(a.imageId) ?? 0) - (order.get(b.imageId) ?? 0));
+}
+
+/** Which of these snapshots still exist. */
+async function existingSnapshots(ec2: EC2Client, ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const values of chunks(ids, FILTER_VALUES)) {
+        const pages = paginateDescribeSnapshots(
+            { client: ec2, pageSize: 1000 },
+            { OwnerIds: ["self"], Filters: [{ Name: "snapshot-id", Values: values }] },
+        );
+        for await (const page of pages)
+            for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.add(s.SnapshotId);
+    }
+    return found;
+}
+
+/** A just-deregistered AMI releases its snapshots within seconds: a few patient tries, then it is a failure. */
+const IN_USE_TRIES = 6;
+
+/**
+ * Deletes what is left of the batch's snapshots: those EC2 did not delete with the image, looked up in one
+ * call so a snapshot already gone costs no DeleteSnapshot. Returns every AMI's record.
+ */
+export async function deleteBatchSnapshots(
+    ec2: EC2Client,
+    images: DeregisteredImage[],
+    dryRun: boolean,
+    pool: PoolOptions,
+    log: Log = silentLog,
+): Promise<ImageRecord[]> {
+    const workable = images.filter((i) => i.outcome !== "kept" && i.outcome !== "failed");
+    const remainingOf = (i: DeregisteredImage) =>
+        i.snapshotIds.filter((s) => !(i.deletedWithImage ?? []).includes(s));
+    const exists = dryRun
+        ? undefined
+        : await existingSnapshots(
+              ec2,
+              workable.flatMap((i) => remainingOf(i)),
+          );
+    const wait = pool.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const deleteOne = async (image: DeregisteredImage): Promise<DeleteSnapshotsResult> => {
+        const snapshotIds = remainingOf(image).filter((s) => !exists || exists.has(s));
+        for (let n = 1; ; n++) {
+            try {
+                return await deleteSnapshots(
+                    ec2,
+                    { image: { imageId: image.imageId, snapshotIds }, dryRun },
+                    log,
+                );
+            } catch (err) {
+                if (errorName(err) !== ErrorNames.snapshotStillInUse || n >= IN_USE_TRIES) throw err;
+                await wait(1000 * n);
+            }
+        }
+    };
+    const results = await runPool(workable, deleteOne, pool);
+    const byId = new Map(workable.map((image, n) => [image.imageId, results[n]]));
+    return images.map((image): ImageRecord => {
+        const base = {
+            imageId: image.imageId,
+            deregister: image.outcome,
+            alreadyGone: [],
+            skippedSnapshots: [],
+        };
+        if (image.outcome === "kept")
+            return { ...base, status: "kept", snapshotIds: [], reason: image.reason ?? "kept" };
+        if (image.outcome === "failed")
+            return { ...base, status: "failed", snapshotIds: [], error: image.error ?? "failed" };
+        const r = byId.get(image.imageId);
+        if (!r?.ok) {
+            const error = describe(r?.error);
+            log({ message: "failed", imageId: image.imageId, action: "DeleteSnapshot", error });
+            return { ...base, status: "failed", snapshotIds: [], error };
+        }
+        const goneBefore = exists ? remainingOf(image).filter((s) => !exists.has(s)) : [];
+        return {
+            ...base,
+            status: dryRun ? "would-delete" : "deleted",
+            snapshotIds: [...(image.deletedWithImage ?? []), ...r.value.deleted],
+            alreadyGone: [...goneBefore, ...r.value.alreadyGone],
+            skippedSnapshots: r.value.skipped,
+        };
+    });
+}
+
+/** Counts over the batch, with the first few failures and keeps by name. */
+export function summarizeBatch(records: ImageRecord[]): BatchSummary {
+    const count = (status: ImageRecord["status"]) => records.filter((r) => r.status === status).length;
+    const failed = records.filter((r) => r.status === "failed");
+    return {
+        status: failed.length > 0 ? "failed" : "ok",
+        images: records.length,
+        deleted: count("deleted"),
+        wouldDelete: count("would-delete"),
+        kept: count("kept"),
+        failed: failed.length,
+        snapshotsDeleted: records.reduce((n, r) => n + r.snapshotIds.length, 0),
+        snapshotsSkipped: records.reduce((n, r) => n + r.skippedSnapshots.length, 0),
+        failures: failed.slice(0, SUMMARY_EXAMPLES).map((r) => ({
+            imageId: r.imageId,
+            error: (r.error ?? "").slice(0, SUMMARY_ERROR_CHARS),
+        })),
+        keptImages: records
+            .filter((r) => r.status === "kept")
+            .slice(0, SUMMARY_EXAMPLES)
+            .map((r) => ({ imageId: r.imageId, reason: r.reason ?? "" })),
+    };
+}

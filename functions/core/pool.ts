@@ -1,0 +1,100 @@
+// Working through a batch against EC2's token buckets: a few calls in flight, throttled calls retried with
+// exponential backoff and full jitter until the Lambda's time runs short.
+import { ErrorNames, errorName } from "./errors";
+import { sleep } from "./time";
+
+export interface Backoff {
+    /** First retry waits up to this long. Defaults to 200 ms. */
+    baseMs: number;
+    /** No retry waits longer than this. Defaults to 5 s: far less than the 20 s EC2's 100-token burst lasts. */
+    capMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 200, capMs: 5_000 };
+
+export interface PoolOptions {
+    /** Calls in flight at once. */
+    concurrency: number;
+    backoff?: Backoff;
+    /** Milliseconds this invocation has left; no new item starts and no throttled call waits past `reserveMs`. */
+    timeLeftMs?: () => number;
+    /** Time kept back to finish in-flight calls and return. Defaults to 30 s. */
+    reserveMs?: number;
+    /** Error names retried with backoff. Defaults to the throttled error only. */
+    retryOn?: ReadonlySet<string>;
+    sleep?: (ms: number) => Promise<void>;
+    random?: () => number;
+}
+
+/** Thrown when time ran short: the state's Retry runs the batch again and finished items are found gone. */
+export class OutOfTimeError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = ErrorNames.throttled;
+    }
+}
+
+const THROTTLED_ONLY: ReadonlySet<string> = new Set([ErrorNames.throttled]);
+
+/** Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)). */
+export function backoffDelay(attempt: number, backoff: Backoff, random: () => number = Math.random): number {
+    return Math.floor(random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** attempt));
+}
+
+/**
+ * Calls `fn` for every item with at most `concurrency` in flight. A call failing with a retryable name waits
+ * and tries again; any other error is the item's outcome. Results come back in item order.
+ */
+export async function runPool<T, R>(
+    items: readonly T[],
+    fn: (item: T) => Promise<R>,
+    opts: PoolOptions,
+): Promise<({ ok: true; value: R } | { ok: false; error: unknown })[]> {
+    const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    const timeLeft = opts.timeLeftMs ?? (() => Number.POSITIVE_INFINITY);
+    const reserve = opts.reserveMs ?? 30_000;
+    const retryOn = opts.retryOn ?? THROTTLED_ONLY;
+    const wait = opts.sleep ?? sleep;
+    const random = opts.random ?? Math.random;
+    const results: ({ ok: true; value: R } | { ok: false; error: unknown })[] = new Array(items.length);
+    let next = 0;
+    let outOfTime = false;
+
+    const attempt = async (item: T) => {
+        for (let n = 0; ; n++) {
+            try {
+                return await fn(item);
+            } catch (err) {
+                if (!retryOn.has(errorName(err))) throw err;
+                const delay = backoffDelay(n, backoff, random);
+                if (timeLeft() - delay < reserve) {
+                    outOfTime = true;
+                    throw err;
+                }
+                await wait(delay);
+            }
+        }
+    };
+    const worker = async () => {
+        while (next < items.length && !outOfTime) {
+            if (timeLeft() < reserve) {
+                outOfTime = true;
+                break;
+            }
+            const i = next++;
+            try {
+                results[i] = { ok: true, value: await attempt(items[i]) };
+            } catch (error) {
+                results[i] = { ok: false, error };
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, items.length)) }, worker));
+    if (outOfTime) {
+        const done = results.filter((r) => r?.ok).length;
+        throw new OutOfTimeError(
+            `time ran short after ${done} of ${items.length} items; the state retries the batch and skips finished ones`,
+        );
+    }
+    return results;
+}

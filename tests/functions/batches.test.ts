@@ -1,0 +1,288 @@
+// Batch steps over a stubbed EC2: the re-check before deleting, exact calls, one record per AMI, compact summaries.
+import * as assert from "node:assert/strict";
+import {
+    DeleteSnapshotCommand,
+    DeregisterImageCommand,
+    DescribeImagesCommand,
+    DescribeSnapshotsCommand,
+    EC2Client,
+    type Image,
+} from "@aws-sdk/client-ec2";
+import {
+    type DeregisteredImage,
+    deleteBatchSnapshots,
+    deregisterBatch,
+    type ImageRecord,
+    summarizeBatch,
+} from "../../functions/core/batches";
+import { awsError, useClientMock } from "../helpers";
+
+const POOL = { concurrency: 3 };
+const ref = (n: number, snaps = 1) => ({
+    imageId: `ami-${String(n).padStart(3, "0")}`,
+    snapshotIds: Array.from({ length: snaps }, (_, s) => `snap-${n}${"abc"[s]}`),
+});
+const current = (imageId: string, extra: Partial<Image> = {}): Image => ({
+    ImageId: imageId,
+    State: "available",
+    ...extra,
+});
+
+describe("batch steps", () => {
+    const ec2 = useClientMock(EC2Client);
+
+    describe("deregisterBatch", () => {
+        it("looks every AMI up again, then deregisters only those still there, available and not newly kept", async () => {
+            const images = [ref(1), ref(2), ref(3), ref(4), ref(5)];
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [
+                        current("ami-001"),
+                        current("ami-003", { State: "pending" }),
+                        current("ami-004", { Tags: [{ Key: "image-janitor:keep", Value: "yes" }] }),
+                        current("ami-005", { Tags: [{ Key: "image-janitor:keep", Value: "False" }] }),
+                    ],
+                });
+            ec2().on(DeregisterImageCommand).resolves({});
+            ec2()
+                .on(DeregisterImageCommand, { ImageId: "ami-001" })
+                .resolves({ DeleteSnapshotResults: [{ SnapshotId: "snap-1a", ReturnCode: "success" }] });
+            const out = await deregisterBatch(
+                new EC2Client({}),
+                { images, dryRun: false, keepTagKey: "image-janitor:keep" },
+                POOL,
+            );
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DescribeImagesCommand)
+                    .map((c) => c.args[0].input),
+                [
+                    {
+                        Owners: ["self"],
+                        Filters: [
+                            {
+                                Name: "image-id",
+                                Values: ["ami-001", "ami-002", "ami-003", "ami-004", "ami-005"],
+                            },
+                        ],
+                        MaxResults: 1000,
+                        NextToken: undefined,
+                    },
+                ],
+            );
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DeregisterImageCommand)
+                    .map((c) => c.args[0].input),
+                [
+                    { ImageId: "ami-001", DryRun: false, DeleteAssociatedSnapshots: true },
+                    { ImageId: "ami-005", DryRun: false, DeleteAssociatedSnapshots: true },
+                ],
+            );
+            assert.deepEqual(out, [
+                { ...ref(1), outcome: "deregistered", deletedWithImage: ["snap-1a"] },
+                { ...ref(2), outcome: "already-gone" },
+                { ...ref(3), outcome: "kept", reason: "state:pending" },
+                { ...ref(4), outcome: "kept", reason: "keep-tag" },
+                { ...ref(5), outcome: "deregistered" },
+            ]);
+        });
+
+        it("asks for at most 200 ids per filter", async () => {
+            const images = Array.from({ length: 250 }, (_, i) => ref(i));
+            ec2().on(DescribeImagesCommand).resolves({ Images: [] });
+            await deregisterBatch(new EC2Client({}), { images, dryRun: false, keepTagKey: "k" }, POOL);
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DescribeImagesCommand)
+                    .map((c) => c.args[0].input.Filters?.[0].Values?.length),
+                [200, 50],
+            );
+            assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 0);
+        });
+
+        it("records an AMI whose deregistration fails and goes on with the others", async () => {
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({ Images: [current("ami-001"), current("ami-002")] });
+            ec2().on(DeregisterImageCommand).resolves({});
+            ec2()
+                .on(DeregisterImageCommand, { ImageId: "ami-001" })
+                .rejects(awsError("UnauthorizedOperation", "denied"));
+            const out = await deregisterBatch(
+                new EC2Client({}),
+                { images: [ref(1), ref(2)], dryRun: false, keepTagKey: "k" },
+                POOL,
+            );
+            assert.deepEqual(out, [
+                {
+                    ...ref(1),
+                    outcome: "failed",
+                    error: "ImageJanitor.AwsError: ami-001: DeregisterImage failed: UnauthorizedOperation: denied",
+                },
+                { ...ref(2), outcome: "deregistered" },
+            ]);
+        });
+    });
+
+    describe("deleteBatchSnapshots", () => {
+        const deregistered = (n: number, extra: Partial<DeregisteredImage> = {}): DeregisteredImage => ({
+            ...ref(n, 2),
+            outcome: "deregistered",
+            ...extra,
+        });
+
+        it("asks once which snapshots are left, deletes only those, and leaves kept and failed AMIs alone", async () => {
+            ec2()
+                .on(DescribeSnapshotsCommand)
+                .resolves({ Snapshots: [{ SnapshotId: "snap-1b" }, { SnapshotId: "snap-2a" }] });
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            const records = await deleteBatchSnapshots(
+                new EC2Client({}),
+                [
+                    deregistered(1, { deletedWithImage: ["snap-1a"] }),
+                    deregistered(2, { outcome: "already-gone" }),
+                    deregistered(3, { outcome: "kept", reason: "keep-tag" }),
+                    deregistered(4, { outcome: "failed", error: "boom" }),
+                ],
+                false,
+                POOL,
+            );
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DescribeSnapshotsCommand)
+                    .map((c) => c.args[0].input),
+                [
+                    {
+                        OwnerIds: ["self"],
+                        Filters: [{ Name: "snapshot-id", Values: ["snap-1b", "snap-2a", "snap-2b"] }],
+                        MaxResults: 1000,
+                        NextToken: undefined,
+                    },
+                ],
+            );
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DeleteSnapshotCommand)
+                    .map((c) => c.args[0].input),
+                [
+                    { SnapshotId: "snap-1b", DryRun: false },
+                    { SnapshotId: "snap-2a", DryRun: false },
+                ],
+            );
+            const empty = { alreadyGone: [], skippedSnapshots: [] };
+            assert.deepEqual(records, [
+                {
+                    imageId: "ami-001",
+                    deregister: "deregistered",
+                    status: "deleted",
+                    snapshotIds: ["snap-1a", "snap-1b"],
+                    ...empty,
+                },
+                {
+                    imageId: "ami-002",
+                    deregister: "already-gone",
+                    status: "deleted",
+                    snapshotIds: ["snap-2a"],
+                    alreadyGone: ["snap-2b"],
+                    skippedSnapshots: [],
+                },
+                {
+                    imageId: "ami-003",
+                    deregister: "kept",
+                    status: "kept",
+                    snapshotIds: [],
+                    reason: "keep-tag",
+                    ...empty,
+                },
+                {
+                    imageId: "ami-004",
+                    deregister: "failed",
+                    status: "failed",
+                    snapshotIds: [],
+                    error: "boom",
+                    ...empty,
+                },
+            ]);
+        });
+
+        it("in a dry run asks EC2 with DryRun for every snapshot and looks nothing up", async () => {
+            ec2().on(DeleteSnapshotCommand).rejects(awsError("DryRunOperation"));
+            const records = await deleteBatchSnapshots(
+                new EC2Client({}),
+                [deregistered(1, { outcome: "dry-run" })],
+                true,
+                POOL,
+            );
+            assert.equal(ec2().commandCalls(DescribeSnapshotsCommand).length, 0);
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DeleteSnapshotCommand)
+                    .map((c) => c.args[0].input),
+                [
+                    { SnapshotId: "snap-1a", DryRun: true },
+                    { SnapshotId: "snap-1b", DryRun: true },
+                ],
+            );
+            assert.deepEqual(records[0].status, "would-delete");
+            assert.deepEqual(records[0].snapshotIds, ["snap-1a", "snap-1b"]);
+        });
+
+        it("waits for a just-deregistered AMI to release its snapshot, then deletes it", async () => {
+            ec2()
+                .on(DescribeSnapshotsCommand)
+                .resolves({ Snapshots: [{ SnapshotId: "snap-1a" }, { SnapshotId: "snap-1b" }] });
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-1a" })
+                .rejectsOnce(
+                    awsError("InvalidSnapshot.InUse", "The snapshot snap-1a is currently in use by ami-001"),
+                )
+                .resolves({});
+            const waits: number[] = [];
+            const records = await deleteBatchSnapshots(new EC2Client({}), [deregistered(1)], false, {
+                ...POOL,
+                sleep: async (ms) => {
+                    waits.push(ms);
+                },
+            });
+            assert.deepEqual(waits, [1000]);
+            assert.equal(records[0].status, "deleted");
+            assert.deepEqual([...records[0].snapshotIds].sort(), ["snap-1a", "snap-1b"]);
+        });
+    });
+
+    it("summarizes a batch with complete counts and at most ten named failures, each error cut to 300 characters", () => {
+        const records: ImageRecord[] = Array.from({ length: 30 }, (_, i) => ({
+            imageId: `ami-${i}`,
+            status: i < 12 ? "failed" : i < 14 ? "kept" : "deleted",
+            snapshotIds: i < 14 ? [] : [`snap-${i}`],
+            alreadyGone: [],
+            skippedSnapshots: i === 20 ? [{ snapshotId: "snap-x", reason: "in-use:image ami-9" }] : [],
+            ...(i < 12 ? { error: "e".repeat(500) } : {}),
+            ...(i >= 12 && i < 14 ? { reason: "keep-tag" } : {}),
+        }));
+        const s = summarizeBatch(records);
+        assert.deepEqual(
+            { ...s, failures: s.failures.length, keptImages: s.keptImages },
+            {
+                status: "failed",
+                images: 30,
+                deleted: 16,
+                wouldDelete: 0,
+                kept: 2,
+                failed: 12,
+                snapshotsDeleted: 16,
+                snapshotsSkipped: 1,
+                failures: 10,
+                keptImages: [
+                    { imageId: "ami-12", reason: "keep-tag" },
+                    { imageId: "ami-13", reason: "keep-tag" },
+                ],
+            },
+        );
+        assert.deepEqual(s.failures[0], { imageId: "ami-0", error: "e".repeat(300) });
+        assert.equal(summarizeBatch(records.slice(14)).status, "ok");
+    });
+});
