@@ -1,27 +1,23 @@
-// Runs the deployed state machine's definition in-process (aws-local-stepfunctions), each Lambda task bound to
-// the same handler the Lambda entry uses, against whatever EC2 endpoint the caller's client talks to. Executions
-// chain the way they do in AWS: each page's execution starts the next one.
+// Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
+// entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
 import type { EC2Client } from "@aws-sdk/client-ec2";
-import { StateMachine } from "aws-local-stepfunctions";
-import {
-    type AslDefinition,
-    buildDefinition,
-    PARTIAL_FAILURE_ERROR,
-    StateNames,
-} from "../components/definition";
+import { buildDefinition, PARTIAL_FAILURE_ERROR, StateNames } from "../components/definition";
 import type { BatchSummary, ImageRecord } from "../functions/core/batches";
 import {
     type DeleteSnapshotsEvent,
     type DeregisterEvent,
     deleteSnapshotsBatchHandler,
     deregisterBatchHandler,
+    type ListEvent,
     listExpiredImagesHandler,
 } from "../functions/core/handlers";
 import type { ImageItem, Listing } from "../functions/core/images";
 import { type Log, silentLog } from "../functions/core/log";
 import type { Backoff } from "../functions/core/pool";
 import type { Skipped } from "../functions/core/selection";
-import { awsHistoryEvents, type LocalEvent, maxPayloadBytes, stateTransitions } from "./stats";
+import { type RunStats, runExecutions } from "./engine";
+
+export type { RunStats } from "./engine";
 
 /** Placeholder ARNs: every Task is overridden by a local handler, so nothing is invoked in AWS. */
 export const LOCAL_FUNCTION_ARNS = {
@@ -54,20 +50,8 @@ export interface LocalRunOptions {
     keepLatest?: number;
     groupByTag?: string;
     protectInUse?: boolean;
-    /** Runs another definition with the same local handlers (the benchmark's original design). */
-    definition?: AslDefinition;
     /** Aborting stops the running execution, as StopExecution would; the run then rejects. */
     signal?: AbortSignal;
-}
-
-export interface RunStats {
-    executions: number;
-    /** The most history events any one execution would record in AWS. */
-    historyEvents: number;
-    maxStatePayloadBytes: number;
-    lambdaInvocations: number;
-    stateTransitions: number;
-    ec2Calls: Record<string, number>;
 }
 
 export interface RunSummary {
@@ -108,65 +92,21 @@ export function describeFailure(error: string | undefined, cause: string | undef
     return error ? `${error}: ${message}` : message;
 }
 
-/** Executions of each local state machine that are running now, as ListExecutions would report them. */
-const running = new Map<string, Set<string>>();
-let executionsStarted = 0;
-const nextExecutionArn = () =>
-    `${LOCAL_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:local-${++executionsStarted}`;
-
-/** Counts every EC2 request attempt by action, including the SDK's own retries. */
-function countEc2Calls(ec2: EC2Client, counts: Record<string, number>): () => void {
-    const name = `image-janitor-count-${Math.random().toString(36).slice(2)}`;
-    ec2.middlewareStack.add(
-        (next, context) => async (args) => {
-            const action = String(context.commandName ?? "Unknown").replace(/Command$/, "");
-            counts[action] = (counts[action] ?? 0) + 1;
-            return next(args);
-        },
-        { step: "deserialize", name },
-    );
-    return () => ec2.middlewareStack.remove(name);
-}
-
-function lambdaStates(definition: AslDefinition): Set<string> {
-    const names = new Set<string>();
-    const visit = (states: Record<string, Record<string, unknown>>) => {
-        for (const [name, state] of Object.entries(states)) {
-            if (state.Type === "Task" && String(state.Resource).startsWith("arn:aws:lambda:"))
-                names.add(name);
-            const inner = (state.ItemProcessor ?? state.Iterator) as { States?: typeof states } | undefined;
-            if (inner?.States) visit(inner.States);
-        }
-    };
-    visit(definition.States as Record<string, Record<string, unknown>>);
-    return names;
-}
-
 export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const { ec2, validHours, dryRun = false, maxConcurrency = 4, log = silentLog, now, onProgress } = opts;
-    const definition =
-        opts.definition ??
-        buildDefinition({
-            ...LOCAL_FUNCTION_ARNS,
-            validHours,
-            dryRun,
-            maxConcurrency,
-            callsPerBatch: opts.callsPerBatch,
-            keepTagKey: opts.keepTagKey,
-            keepLatest: opts.keepLatest,
-            groupByTag: opts.groupByTag,
-            protectInUse: opts.protectInUse,
-        });
+    const definition = buildDefinition({
+        ...LOCAL_FUNCTION_ARNS,
+        validHours,
+        dryRun,
+        maxConcurrency,
+        callsPerBatch: opts.callsPerBatch,
+        keepTagKey: opts.keepTagKey,
+        keepLatest: opts.keepLatest,
+        groupByTag: opts.groupByTag,
+        protectInUse: opts.protectInUse,
+    });
     const handlerOpts = { log, now, ...(opts.backoff ? { backoff: opts.backoff } : {}) };
 
-    const stats: RunStats = {
-        executions: 0,
-        historyEvents: 0,
-        maxStatePayloadBytes: 0,
-        lambdaInvocations: 0,
-        stateTransitions: 0,
-        ec2Calls: {},
-    };
     const listed = new Map<string, ImageItem>();
     const paged: string[] = [];
     let firstListing: Listing | undefined;
@@ -176,14 +116,6 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const failedBatches: { firstImageId: string; error: string }[] = [];
     let overlapSkipped = false;
 
-    const invoked =
-        <E, R>(fn: (event: E) => Promise<R>) =>
-        async (input: unknown) => {
-            // The local engine lets an aborted execution's Map go on; a stopped execution invokes nothing more.
-            if (opts.signal?.aborted) throw new Error("the run was stopped");
-            stats.lambdaInvocations += 1;
-            return (await fn(input as E)) as never;
-        };
     const list = listExpiredImagesHandler(ec2, {
         ...handlerOpts,
         onListing: (listing) => {
@@ -193,103 +125,43 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     });
     const deregister = deregisterBatchHandler(ec2, handlerOpts);
     const snapshots = deleteSnapshotsBatchHandler(ec2, handlerOpts);
-    const queue: unknown[] = [{}];
-    const machineRunning = running.get(LOCAL_STATE_MACHINE_ARN) ?? new Set<string>();
-    running.set(LOCAL_STATE_MACHINE_ARN, machineRunning);
-
-    const handlers = {
-        [StateNames.findRunning]: async () => ({
-            Executions: [...machineRunning].map((executionArn) => ({ executionArn, status: "RUNNING" })),
-        }),
-        [StateNames.list]: invoked(async (event: Parameters<typeof list>[0]) => {
-            const page = await list(event);
-            for (const b of page.batches) for (const i of b.images) paged.push(i.imageId);
-            estimatedGiB += page.estimatedGiB;
-            return page;
-        }),
-        [StateNames.deregister]: invoked(async (event: DeregisterEvent) => {
-            const ids = (event?.images ?? []).map((i) => i.imageId);
-            if (ids[0]) batchesByFirstId.set(ids[0], ids);
-            return deregister(event);
-        }),
-        [StateNames.snapshots]: invoked(async (event: DeleteSnapshotsEvent) => {
-            const result = await snapshots(event);
-            for (const r of result.images) records.set(r.imageId, r);
-            onProgress?.(records.size, paged.length);
-            return result;
-        }),
-        [StateNames.continueAsNew]: async (input: unknown) => {
-            queue.push((input as { Input: unknown }).Input);
-            return {
-                ExecutionArn: `${LOCAL_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:${stats.executions + queue.length}`,
-            };
+    const { outputs, stats } = await runExecutions({
+        definition,
+        ec2,
+        retryIntervalMs: opts.retryIntervalMs,
+        signal: opts.signal,
+        reportedFailure: PARTIAL_FAILURE_ERROR,
+        lambdas: {
+            [StateNames.list]: async (event) => {
+                const page = await list(event as ListEvent);
+                for (const b of page.batches) for (const i of b.images) paged.push(i.imageId);
+                estimatedGiB += page.estimatedGiB;
+                return page;
+            },
+            [StateNames.deregister]: async (event) => {
+                const ids = ((event as DeregisterEvent)?.images ?? []).map((i) => i.imageId);
+                if (ids[0]) batchesByFirstId.set(ids[0], ids);
+                return deregister(event as DeregisterEvent);
+            },
+            [StateNames.snapshots]: async (event) => {
+                const result = await snapshots(event as DeleteSnapshotsEvent);
+                for (const r of result.images) records.set(r.imageId, r);
+                onProgress?.(records.size, paged.length);
+                return result;
+            },
         },
-    };
-    const retryStates = [
-        StateNames.findRunning,
-        StateNames.list,
-        StateNames.deregister,
-        StateNames.snapshots,
-        StateNames.continueAsNew,
-    ];
-    const retryIntervalOverrides =
-        opts.retryIntervalMs === undefined
-            ? undefined
-            : Object.fromEntries(retryStates.map((s) => [s, opts.retryIntervalMs as number]));
-    const lambdas = lambdaStates(definition);
-    const machine = new StateMachine(definition as never);
-    const stopCounting = countEc2Calls(ec2, stats.ec2Calls);
-
-    try {
-        for (let input = queue.shift(); input !== undefined; input = queue.shift()) {
-            stats.executions += 1;
-            const executionArn = nextExecutionArn();
-            machineRunning.add(executionArn);
-            const execution = machine.run(input as never, {
-                overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
-                context: {
-                    Execution: { Id: executionArn, Name: executionArn.split(":").pop() },
-                    StateMachine: { Id: LOCAL_STATE_MACHINE_ARN, Name: "image-janitor-local" },
-                } as never,
-            });
-            const abort = () => execution.abort();
-            opts.signal?.addEventListener("abort", abort);
-            if (opts.signal?.aborted) abort();
-            const events: LocalEvent[] = [];
-            const collecting = (async () => {
-                for await (const event of execution.eventLogs) events.push(event as LocalEvent);
-            })();
-            let output: unknown;
-            try {
-                output = await execution.result;
-            } catch (err) {
-                const cause = (err as { cause?: { name?: string; message?: string } }).cause;
-                if (cause?.name !== PARTIAL_FAILURE_ERROR || !cause.message) throw err;
-                output = JSON.parse(cause.message);
-            } finally {
-                opts.signal?.removeEventListener("abort", abort);
-                await collecting.catch(() => undefined);
-                machineRunning.delete(executionArn);
-            }
-            stats.historyEvents = Math.max(
-                stats.historyEvents,
-                awsHistoryEvents(events, { lambdaStates: lambdas }).length,
-            );
-            stats.maxStatePayloadBytes = Math.max(stats.maxStatePayloadBytes, maxPayloadBytes(events));
-            stats.stateTransitions += stateTransitions(events);
-            const page = output as PageSummary & { skipped?: unknown };
-            if (typeof page?.skipped === "string") overlapSkipped = true;
-            for (const b of page?.batches ?? []) {
-                if (b.status === "failed" && "firstImageId" in b) {
-                    failedBatches.push({
-                        firstImageId: b.firstImageId,
-                        error: describeFailure(b.error, b.cause),
-                    });
-                }
+    });
+    for (const output of outputs) {
+        const page = output as PageSummary & { skipped?: unknown };
+        if (typeof page?.skipped === "string") overlapSkipped = true;
+        for (const b of page?.batches ?? []) {
+            if (b.status === "failed" && "firstImageId" in b) {
+                failedBatches.push({
+                    firstImageId: b.firstImageId,
+                    error: describeFailure(b.error, b.cause),
+                });
             }
         }
-    } finally {
-        stopCounting();
     }
 
     // A batch that failed as a whole reports each of its AMIs that has no record of its own.
