@@ -1,0 +1,257 @@
+// `npm run bench`: the deployed definition against the original design on the same AMIs in moto, a throttle
+// simulation at EC2's rates, and emptying a 20,000-entry ECR repository. Prints Markdown tables; not a test.
+import { execFileSync } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { emptyRepository } from "../functions/core/ecr";
+import { type RunStats, runExecutions } from "../runner/engine";
+import { findMotoPython, MOTO_ACCOUNT_ID, MOTO_REGION, motoCredentials, type SeedAmi, startMoto } from "../runner/moto";
+import { runCleanup } from "../runner/run";
+import { SFN_LIMITS } from "../runner/stats";
+import { ecrModel } from "./ecrModel";
+import { buildOriginalDefinition, originalHandlers } from "./original";
+import { EC2_BUCKETS, throttleEc2 } from "./throttle";
+
+const VALID_HOURS = 24;
+
+interface Measured {
+    design: string;
+    amis: number;
+    deleted: number;
+    remainingImages: number;
+    remainingSnapshots: number;
+    seconds: number;
+    stats: RunStats;
+}
+
+/** `n` self-owned AMIs, all 100 hours old: each gets one EBS snapshot in moto. */
+function seed(n: number): SeedAmi[] {
+    const created = new Date(Date.now() - 100 * 3_600_000).toISOString();
+    return Array.from({ length: n }, (_, i) => ({
+        ami_id: `ami-${i.toString(16).padStart(17, "0")}`,
+        name: `bench-${i}`,
+        owner_id: MOTO_ACCOUNT_ID,
+        creation_date: created,
+        state: "available",
+    }));
+}
+
+const client = (endpoint: string, maxAttempts?: number) =>
+    new EC2Client({
+        endpoint,
+        region: MOTO_REGION,
+        credentials: motoCredentials,
+        ...(maxAttempts ? { maxAttempts } : {}),
+    });
+
+async function leftovers(ec2: EC2Client): Promise<{ images: number; snapshots: number }> {
+    const images = (await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [];
+    const snapshots = (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];
+    return { images: images.length, snapshots: snapshots.length };
+}
+
+async function measure(design: "image-janitor" | "original", amis: SeedAmi[]): Promise<Measured> {
+    const moto = await startMoto({ amis });
+    try {
+        const ec2 = client(moto.endpoint);
+        const started = performance.now();
+        let deleted: number;
+        let stats: RunStats;
+        if (design === "image-janitor") {
+            const s = await runCleanup({ ec2, validHours: VALID_HOURS, protectInUse: false });
+            if (s.failed.length > 0) throw new Error(`${s.failed.length} AMIs failed: ${s.failed[0].error}`);
+            deleted = s.deleted.length;
+            stats = s.stats;
+        } else {
+            const lambdas = originalHandlers(ec2, VALID_HOURS, new Date());
+            const r = await runExecutions({ definition: buildOriginalDefinition(VALID_HOURS), lambdas, ec2 });
+            stats = r.stats;
+            deleted = stats.ec2Calls.DeregisterImage ?? 0;
+        }
+        const seconds = (performance.now() - started) / 1000;
+        const left = await leftovers(ec2);
+        return {
+            design,
+            amis: amis.length,
+            deleted,
+            remainingImages: left.images,
+            remainingSnapshots: left.snapshots,
+            seconds,
+            stats,
+        };
+    } finally {
+        await moto.stop();
+    }
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits });
+
+function designTable(ours: Measured, original: Measured | undefined): string {
+    const n = ours.amis;
+    // Floors on AWS: one listing, one call per AMI and per snapshot left (moto ignores DeleteAssociatedSnapshots).
+    const floor: Record<string, number> = { DescribeImages: Math.ceil(n / 1000), DeregisterImage: n, DeleteSnapshot: n };
+    const actions = [
+        ...new Set([
+            ...Object.keys(floor),
+            ...Object.keys(ours.stats.ec2Calls),
+            ...Object.keys(original?.stats.ec2Calls ?? {}),
+        ]),
+    ];
+    const total = (m: Measured) => Object.values(m.stats.ec2Calls).reduce((a, b) => a + b, 0);
+    const floorTotal = Object.values(floor).reduce((a, b) => a + b, 0);
+    const rows: [string, (m: Measured) => number, number?][] = [
+        ["AMIs deleted", (m) => m.deleted],
+        ["AMIs left in moto", (m) => m.remainingImages],
+        ["snapshots left in moto", (m) => m.remainingSnapshots],
+        ["wall time (s)", (m) => m.seconds],
+        ["AMIs/s", (m) => m.deleted / m.seconds],
+        ...actions.map((a): [string, (m: Measured) => number, number?] => [
+            `EC2 ${a} calls`,
+            (m) => m.stats.ec2Calls[a] ?? 0,
+            floor[a] ?? 0,
+        ]),
+        ["EC2 calls per AMI", (m) => total(m) / n, floorTotal / n],
+        ["Lambda invocations per 1,000 AMIs", (m) => (m.stats.lambdaInvocations * 1000) / n, 50],
+        ["state transitions per 1,000 AMIs", (m) => (m.stats.stateTransitions * 1000) / n, 300],
+        ["executions", (m) => m.stats.executions],
+        ["max history events per execution", (m) => m.stats.historyEvents, SFN_LIMITS.historyEvents],
+        ["max state payload (bytes)", (m) => m.stats.maxStatePayloadBytes, SFN_LIMITS.payloadBytes],
+    ];
+    const lines = [
+        `### ${fmt(n)} expired AMIs`,
+        "",
+        "| | image-janitor | original design | original / image-janitor | floor or limit |",
+        "|---|---:|---:|---:|---:|",
+    ];
+    for (const [label, get, bound] of rows) {
+        const a = get(ours);
+        const b = original ? get(original) : undefined;
+        const digits = label.includes("per") || label.includes("/s") || label.includes("(s)") ? 2 : 0;
+        const ratio = b !== undefined && a > 0 ? `${fmt(b / a, 2)}×` : "";
+        lines.push(
+            `| ${label} | ${fmt(a, digits)} | ${b === undefined ? "not run" : fmt(b, digits)} | ${ratio} | ${bound === undefined ? "" : fmt(bound, 3)} |`,
+        );
+    }
+    if (original) {
+        const over = [
+            original.stats.maxStatePayloadBytes > SFN_LIMITS.payloadBytes ? "its payload exceeds 256 KiB" : "",
+            original.stats.historyEvents > SFN_LIMITS.historyEvents ? "its history exceeds 25,000 events" : "",
+        ].filter(Boolean);
+        if (over.length > 0) lines.push("", `The original design would fail in AWS at this size: ${over.join(" and ")}.`);
+    }
+    return lines.join("\n");
+}
+
+/** Sustained rate of one action in simulated seconds, leaving out the bucket's initial burst. */
+function sustained(times: number[], burst: number) {
+    const sorted = [...times].sort((a, b) => a - b);
+    const last = sorted[sorted.length - 1] ?? 0;
+    return { count: sorted.length, seconds: last, rate: sorted.length > burst ? (sorted.length - burst) / last : 0 };
+}
+
+async function throttleSimulation(amis: number, targetSeconds: number): Promise<string> {
+    const refill = EC2_BUCKETS.DeregisterImage.refillPerSecond;
+    const burst = EC2_BUCKETS.DeregisterImage.burst;
+    // Scaled so that the simulated (amis - burst) / refill seconds pass in about targetSeconds of wall time.
+    const scale = (amis - burst) / refill / targetSeconds;
+    const moto = await startMoto({ amis: seed(amis) });
+    try {
+        // SDK retries off: its waits are wall-clock. The batch pool's backoff runs on the simulated clock.
+        const ec2 = client(moto.endpoint, 1);
+        const throttle = throttleEc2(ec2, scale);
+        const started = performance.now();
+        const s = await runCleanup({
+            ec2,
+            validHours: VALID_HOURS,
+            protectInUse: false,
+            backoff: { baseMs: 200 / scale, capMs: 5000 / scale },
+            retryIntervalMs: 1000 / scale,
+        });
+        const wall = (performance.now() - started) / 1000;
+        throttle.remove();
+        const left = await leftovers(client(moto.endpoint));
+        const dereg = sustained(throttle.granted.DeregisterImage ?? [], burst);
+        const snaps = sustained(throttle.granted.DeleteSnapshot ?? [], EC2_BUCKETS.DeleteSnapshot.burst);
+        const lost = amis - s.deleted.length;
+        return [
+            `### Throttle simulation: ${fmt(amis)} AMIs, EC2's buckets (burst ${burst}, refill ${refill}/s) on a clock ${fmt(scale, 1)}× faster`,
+            "",
+            "| | DeregisterImage | DeleteSnapshot |",
+            "|---|---:|---:|",
+            `| calls let through | ${fmt(dereg.count)} | ${fmt(snaps.count)} |`,
+            `| calls refused (RequestLimitExceeded) | ${fmt(throttle.refused.DeregisterImage ?? 0)} | ${fmt(throttle.refused.DeleteSnapshot ?? 0)} |`,
+            `| simulated seconds to the last call | ${fmt(dereg.seconds, 1)} | ${fmt(snaps.seconds, 1)} |`,
+            `| sustained rate after the burst (/s) | ${fmt(dereg.rate, 2)} | ${fmt(snaps.rate, 2)} |`,
+            `| % of refill rate | ${fmt((dereg.rate / refill) * 100, 1)}% | ${fmt((snaps.rate / EC2_BUCKETS.DeleteSnapshot.refillPerSecond) * 100, 1)}% |`,
+            "",
+            `Wall time ${fmt(wall, 1)} s. AMIs deleted ${fmt(s.deleted.length)}, failed ${s.failed.length}, lost ${lost}; left in moto: ${left.images} AMIs, ${left.snapshots} snapshots.`,
+        ].join("\n");
+    } finally {
+        await moto.stop();
+    }
+}
+
+async function ecrSection(): Promise<string> {
+    // 8,000 images with two tags and 4,000 untagged: 20,000 ListImages entries, 12,000 digests.
+    const model = ecrModel("bench", 12_000, (n) => (n % 3 === 2 ? 0 : 2));
+    try {
+        const started = performance.now();
+        const result = await emptyRepository(model.ecr, { repositoryName: "bench" });
+        const seconds = (performance.now() - started) / 1000;
+        const listFloor = Math.ceil(model.entries / 1000);
+        const deleteFloor = Math.ceil(model.digests / 100);
+        return [
+            `### ECR: emptying ${fmt(model.entries)} image entries (${fmt(model.digests)} digests)`,
+            "",
+            "| | calls | floor |",
+            "|---|---:|---:|",
+            `| ListImages | ${model.calls.ListImages ?? 0} | ${listFloor} (ceil(entries / 1000)) |`,
+            `| BatchDeleteImage | ${model.calls.BatchDeleteImage ?? 0} | ${deleteFloor} (ceil(digests / 100)) |`,
+            "",
+            `Deleted ${fmt(result.deleted)} digests, ${model.remaining()} entries left, ${fmt(seconds, 2)} s. The one ListImages call over the floor is the final listing that confirms the repository is empty.`,
+        ].join("\n");
+    } finally {
+        model.restore();
+    }
+}
+
+function machine(): string {
+    const motoVersion = execFileSync(findMotoPython(), ["-c", "import moto; print(moto.__version__)"], {
+        encoding: "utf8",
+    }).trim();
+    const cpu = cpus();
+    return `Machine: ${cpu.length} × ${cpu[0]?.model ?? "unknown CPU"}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Node ${process.version}, moto ${motoVersion}.`;
+}
+
+async function main(argv: string[]) {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            full: { type: "boolean", default: false },
+            sizes: { type: "string" },
+            "no-original": { type: "boolean", default: false },
+            "throttle-amis": { type: "string", default: "3000" },
+            "throttle-seconds": { type: "string", default: "60" },
+        },
+    });
+    const sizes = values.sizes
+        ? values.sizes.split(",").map(Number)
+        : [1000, 10_000, ...(values.full ? [50_000] : [])];
+    const out = (s: string) => process.stdout.write(`${s}\n\n`);
+    out(`## image-janitor benchmark, ${new Date().toISOString()}`);
+    out(machine());
+    for (const n of sizes) {
+        const amis = seed(n);
+        const ours = await measure("image-janitor", amis);
+        const original = values["no-original"] ? undefined : await measure("original", amis);
+        out(designTable(ours, original));
+    }
+    out(await throttleSimulation(Number(values["throttle-amis"]), Number(values["throttle-seconds"])));
+    out(await ecrSection());
+}
+
+main(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+    process.exitCode = 1;
+});
