@@ -29,7 +29,10 @@ export function ecrModel(repositoryName: string, digests: number, tagsOf: (n: nu
         if (tags === 0) rows.push({ imageDigest });
         for (let t = 0; t < tags; t++) rows.push({ imageDigest, imageTag: `v${n}-${t}` });
     }
-    const ecr = new ECRClient({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const ecr = new ECRClient({
+        region: "us-east-1",
+        credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
     const mock = mockClient(ecr);
     const calls: Record<string, number> = {};
     let live = rows;

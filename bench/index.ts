@@ -5,13 +5,21 @@ import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { emptyRepository } from "../functions/core/ecr";
+import { DEFAULT_BACKOFF } from "../functions/core/pool";
 import { type RunStats, runExecutions } from "../runner/engine";
-import { findMotoPython, MOTO_ACCOUNT_ID, MOTO_REGION, motoCredentials, type SeedAmi, startMoto } from "../runner/moto";
+import {
+    findMotoPython,
+    MOTO_ACCOUNT_ID,
+    MOTO_REGION,
+    motoCredentials,
+    type SeedAmi,
+    startMoto,
+} from "../runner/moto";
 import { runCleanup } from "../runner/run";
 import { SFN_LIMITS } from "../runner/stats";
 import { ecrModel } from "./ecrModel";
 import { buildOriginalDefinition, originalHandlers } from "./original";
-import { EC2_BUCKETS, throttleEc2 } from "./throttle";
+import { deleteAssociatedSnapshotsLikeEc2, EC2_BUCKETS, throttleEc2 } from "./throttle";
 
 const VALID_HOURS = 24;
 
@@ -90,7 +98,11 @@ const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFracti
 function designTable(ours: Measured, original: Measured | undefined): string {
     const n = ours.amis;
     // Floors on AWS: one listing, one call per AMI and per snapshot left (moto ignores DeleteAssociatedSnapshots).
-    const floor: Record<string, number> = { DescribeImages: Math.ceil(n / 1000), DeregisterImage: n, DeleteSnapshot: n };
+    const floor: Record<string, number> = {
+        DescribeImages: Math.ceil(n / 1000),
+        DeregisterImage: n,
+        DeleteSnapshot: n,
+    };
     const actions = [
         ...new Set([
             ...Object.keys(floor),
@@ -135,22 +147,37 @@ function designTable(ours: Measured, original: Measured | undefined): string {
     }
     if (original) {
         const over = [
-            original.stats.maxStatePayloadBytes > SFN_LIMITS.payloadBytes ? "its payload exceeds 256 KiB" : "",
-            original.stats.historyEvents > SFN_LIMITS.historyEvents ? "its history exceeds 25,000 events" : "",
+            original.stats.maxStatePayloadBytes > SFN_LIMITS.payloadBytes
+                ? "its payload exceeds 256 KiB"
+                : "",
+            original.stats.historyEvents > SFN_LIMITS.historyEvents
+                ? "its history exceeds 25,000 events"
+                : "",
         ].filter(Boolean);
-        if (over.length > 0) lines.push("", `The original design would fail in AWS at this size: ${over.join(" and ")}.`);
+        if (over.length > 0)
+            lines.push("", `The original design would fail in AWS at this size: ${over.join(" and ")}.`);
     }
     return lines.join("\n");
 }
 
-/** Sustained rate of one action in simulated seconds, leaving out the bucket's initial burst. */
+/**
+ * Sustained rate of one action in simulated seconds from its first call (the bucket is full then) to its last,
+ * leaving out the burst the full bucket allows.
+ */
 function sustained(times: number[], burst: number) {
     const sorted = [...times].sort((a, b) => a - b);
+    const first = sorted[0] ?? 0;
     const last = sorted[sorted.length - 1] ?? 0;
-    return { count: sorted.length, seconds: last, rate: sorted.length > burst ? (sorted.length - burst) / last : 0 };
+    const rate = sorted.length > burst && last > first ? (sorted.length - burst) / (last - first) : 0;
+    return { count: sorted.length, first, seconds: last, rate };
 }
 
-async function throttleSimulation(amis: number, targetSeconds: number): Promise<string> {
+async function throttleSimulation(
+    amis: number,
+    targetSeconds: number,
+    deleteAssociated: boolean,
+    maxConcurrency: number,
+): Promise<string> {
     const refill = EC2_BUCKETS.DeregisterImage.refillPerSecond;
     const burst = EC2_BUCKETS.DeregisterImage.burst;
     // Scaled so that the simulated (amis - burst) / refill seconds pass in about targetSeconds of wall time.
@@ -160,29 +187,38 @@ async function throttleSimulation(amis: number, targetSeconds: number): Promise<
         // SDK retries off: its waits are wall-clock. The batch pool's backoff runs on the simulated clock.
         const ec2 = client(moto.endpoint, 1);
         const throttle = throttleEc2(ec2, scale);
+        const emulation = deleteAssociated
+            ? deleteAssociatedSnapshotsLikeEc2(ec2, client(moto.endpoint))
+            : () => {};
         const started = performance.now();
         const s = await runCleanup({
             ec2,
             validHours: VALID_HOURS,
             protectInUse: false,
-            backoff: { baseMs: 200 / scale, capMs: 5000 / scale },
+            maxConcurrency,
+            backoff: { baseMs: DEFAULT_BACKOFF.baseMs / scale, capMs: DEFAULT_BACKOFF.capMs / scale },
             retryIntervalMs: 1000 / scale,
         });
         const wall = (performance.now() - started) / 1000;
         throttle.remove();
+        emulation();
         const left = await leftovers(client(moto.endpoint));
         const dereg = sustained(throttle.granted.DeregisterImage ?? [], burst);
         const snaps = sustained(throttle.granted.DeleteSnapshot ?? [], EC2_BUCKETS.DeleteSnapshot.burst);
         const lost = amis - s.deleted.length;
         return [
-            `### Throttle simulation: ${fmt(amis)} AMIs, EC2's buckets (burst ${burst}, refill ${refill}/s) on a clock ${fmt(scale, 1)}× faster`,
+            `### Throttle simulation, ${deleteAssociated ? "DeregisterImage deleting the snapshots (DeleteAssociatedSnapshots, as EC2 does)" : "fallback: every snapshot deleted by DeleteSnapshot (moto as it is)"}`,
+            "",
+            `${fmt(amis)} AMIs, ${maxConcurrency} batches at once; EC2's buckets (burst ${burst}, refill ${refill}/s) on a clock ${fmt(scale, 1)}× faster than the wall clock.`,
             "",
             "| | DeregisterImage | DeleteSnapshot |",
             "|---|---:|---:|",
             `| calls let through | ${fmt(dereg.count)} | ${fmt(snaps.count)} |`,
             `| calls refused (RequestLimitExceeded) | ${fmt(throttle.refused.DeregisterImage ?? 0)} | ${fmt(throttle.refused.DeleteSnapshot ?? 0)} |`,
+            `| simulated seconds to the first call | ${fmt(dereg.first, 1)} | ${fmt(snaps.first, 1)} |`,
             `| simulated seconds to the last call | ${fmt(dereg.seconds, 1)} | ${fmt(snaps.seconds, 1)} |`,
             `| sustained rate after the burst (/s) | ${fmt(dereg.rate, 2)} | ${fmt(snaps.rate, 2)} |`,
+            `| refill wasted while the bucket was full (tokens) | ${fmt(throttle.buckets.DeregisterImage.wasted)} | ${fmt(throttle.buckets.DeleteSnapshot.wasted)} |`,
             `| % of refill rate | ${fmt((dereg.rate / refill) * 100, 1)}% | ${fmt((snaps.rate / EC2_BUCKETS.DeleteSnapshot.refillPerSecond) * 100, 1)}% |`,
             "",
             `Wall time ${fmt(wall, 1)} s. AMIs deleted ${fmt(s.deleted.length)}, failed ${s.failed.length}, lost ${lost}; left in moto: ${left.images} AMIs, ${left.snapshots} snapshots.`,
@@ -231,8 +267,10 @@ async function main(argv: string[]) {
             full: { type: "boolean", default: false },
             sizes: { type: "string" },
             "no-original": { type: "boolean", default: false },
-            "throttle-amis": { type: "string", default: "3000" },
+            "throttle-amis": { type: "string", default: "1000" },
             "throttle-seconds": { type: "string", default: "60" },
+            "throttle-concurrency": { type: "string", default: "2" },
+            "throttle-fallback": { type: "boolean", default: true },
         },
     });
     const sizes = values.sizes
@@ -247,7 +285,13 @@ async function main(argv: string[]) {
         const original = values["no-original"] ? undefined : await measure("original", amis);
         out(designTable(ours, original));
     }
-    out(await throttleSimulation(Number(values["throttle-amis"]), Number(values["throttle-seconds"])));
+    for (const deleteAssociated of values["throttle-fallback"] ? [true, false] : [true]) {
+        const amis = Number(values["throttle-amis"]);
+        const seconds = Number(values["throttle-seconds"]);
+        out(
+            await throttleSimulation(amis, seconds, deleteAssociated, Number(values["throttle-concurrency"])),
+        );
+    }
     out(await ecrSection());
 }
 

@@ -76,7 +76,8 @@ export function originalHandlers(ec2: EC2Client, validHours: number, now: Date):
         DeleteSnapshotState: async (input) => {
             const image = input as Image;
             for (const m of image.BlockDeviceMappings ?? []) {
-                if (m.Ebs?.SnapshotId) await ec2.send(new DeleteSnapshotCommand({ SnapshotId: m.Ebs.SnapshotId }));
+                if (m.Ebs?.SnapshotId)
+                    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: m.Ebs.SnapshotId }));
             }
             return {};
         },

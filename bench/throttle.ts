@@ -18,6 +18,8 @@ export const EC2_BUCKETS: Record<string, BucketSpec> = {
 export class TokenBucket {
     private tokens: number;
     private last: number;
+    /** Refill that arrived while the bucket was full: capacity nobody used. */
+    wasted = 0;
     constructor(
         private readonly spec: BucketSpec,
         private readonly now: () => number,
@@ -27,7 +29,9 @@ export class TokenBucket {
     }
     take(): boolean {
         const t = this.now();
-        this.tokens = Math.min(this.spec.burst, this.tokens + (t - this.last) * this.spec.refillPerSecond);
+        const refilled = this.tokens + (t - this.last) * this.spec.refillPerSecond;
+        this.wasted += Math.max(0, refilled - this.spec.burst);
+        this.tokens = Math.min(this.spec.burst, refilled);
         this.last = t;
         if (this.tokens < 1) return false;
         this.tokens -= 1;
@@ -41,14 +45,17 @@ export interface Throttle {
     /** Simulated times of the calls each bucket let through. */
     granted: Record<string, number[]>;
     refused: Record<string, number>;
+    buckets: Record<string, TokenBucket>;
     remove(): void;
 }
 
 export function throttleEc2(ec2: EC2Client, scale: number, buckets = EC2_BUCKETS): Throttle {
     const start = performance.now();
     const now = () => ((performance.now() - start) / 1000) * scale;
-    const live = Object.fromEntries(Object.entries(buckets).map(([a, spec]) => [a, new TokenBucket(spec, now)]));
-    const throttle: Throttle = { now, granted: {}, refused: {}, remove: () => {} };
+    const live = Object.fromEntries(
+        Object.entries(buckets).map(([a, spec]) => [a, new TokenBucket(spec, now)]),
+    );
+    const throttle: Throttle = { now, granted: {}, refused: {}, buckets: live, remove: () => {} };
     const name = "image-janitor-bench-throttle";
     ec2.middlewareStack.add(
         (next, context) => async (args) => {
@@ -70,4 +77,46 @@ export function throttleEc2(ec2: EC2Client, scale: number, buckets = EC2_BUCKETS
     );
     throttle.remove = () => ec2.middlewareStack.remove(name);
     return throttle;
+}
+
+/**
+ * Makes moto honour DeregisterImage's DeleteAssociatedSnapshots as EC2 does (moto ignores it): after the image is
+ * deregistered, its snapshots that no other image uses are deleted within the same call, outside any bucket.
+ */
+export function deleteAssociatedSnapshotsLikeEc2(ec2: EC2Client, raw: EC2Client): () => void {
+    const name = "image-janitor-bench-delete-associated";
+    ec2.middlewareStack.add(
+        (next, context) => async (args) => {
+            const input = args.input as {
+                ImageId?: string;
+                DeleteAssociatedSnapshots?: boolean;
+                DryRun?: boolean;
+            };
+            if (
+                context.commandName !== "DeregisterImageCommand" ||
+                !input.DeleteAssociatedSnapshots ||
+                input.DryRun
+            )
+                return next(args);
+            const { DescribeImagesCommand, DeleteSnapshotCommand } = await import("@aws-sdk/client-ec2");
+            const images = (await raw.send(new DescribeImagesCommand({ ImageIds: [input.ImageId ?? ""] })))
+                .Images;
+            const result = await next(args);
+            const deleted: { SnapshotId: string; ReturnCode: "success" }[] = [];
+            for (const m of images?.[0]?.BlockDeviceMappings ?? []) {
+                const SnapshotId = m.Ebs?.SnapshotId;
+                if (!SnapshotId) continue;
+                try {
+                    await raw.send(new DeleteSnapshotCommand({ SnapshotId }));
+                    deleted.push({ SnapshotId, ReturnCode: "success" });
+                } catch {
+                    // In use by another image, as EC2 would leave it.
+                }
+            }
+            (result.output as { DeleteSnapshotResults?: unknown }).DeleteSnapshotResults = deleted;
+            return result;
+        },
+        { step: "initialize", name, priority: "low" },
+    );
+    return () => ec2.middlewareStack.remove(name);
 }

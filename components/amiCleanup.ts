@@ -27,7 +27,8 @@ export interface AmiCleanupArgs {
     schedule?: pulumi.Input<string>;
     /** Send every EC2 call with DryRun: proves permissions and deletes nothing. Defaults to `false`. */
     dryRun?: pulumi.Input<boolean>;
-    /** Batches of up to 100 AMIs the Map state works on at once (1 to 40). Defaults to `4`. */
+    /** Batches of up to 100 AMIs the Map state works on at once (1 to 40). Defaults to `2`: one batch
+     * deregisters while the other deletes snapshots, which keeps both of EC2's buckets busy. */
     maxConcurrency?: pulumi.Input<number>;
     /** EC2 calls each batch invocation keeps in flight (1 to 20). Defaults to `4`. */
     callsPerBatch?: pulumi.Input<number>;
@@ -162,7 +163,7 @@ export class AmiCleanup extends pulumi.ComponentResource {
         const options = pulumi.output({
             validHours: args.validHours,
             dryRun: args.dryRun ?? false,
-            maxConcurrency: args.maxConcurrency ?? 4,
+            maxConcurrency: args.maxConcurrency ?? 2,
             callsPerBatch: args.callsPerBatch ?? 4,
             keepTagKey: args.keepTagKey ?? "image-janitor:keep",
             keepLatest: args.keepLatest ?? 0,

@@ -36,7 +36,7 @@ export const DEFAULTS = {
     validHours: 168,
     schedule: "rate(1 hour)",
     dryRun: false,
-    maxConcurrency: 4,
+    maxConcurrency: 2,
     callsPerBatch: 4,
     /** Empty: the stack's own region (aws:region). */
     regions: "",

@@ -37,7 +37,7 @@ const OPTIONS = {
     "dry-run": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
-    "max-concurrency": { type: "string", default: "4" },
+    "max-concurrency": { type: "string", default: "2" },
     "calls-per-batch": { type: "string", default: "4" },
     "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
     "keep-latest": { type: "string", default: "0" },

@@ -33,7 +33,7 @@ export interface LocalRunOptions {
     ec2: EC2Client;
     validHours: number;
     dryRun?: boolean;
-    /** Batches worked at once. Defaults to 4. */
+    /** Batches worked at once. Defaults to 2. */
     maxConcurrency?: number;
     /** EC2 calls each batch keeps in flight. Defaults to 4. */
     callsPerBatch?: number;
@@ -93,7 +93,7 @@ export function describeFailure(error: string | undefined, cause: string | undef
 }
 
 export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
-    const { ec2, validHours, dryRun = false, maxConcurrency = 4, log = silentLog, now, onProgress } = opts;
+    const { ec2, validHours, dryRun = false, maxConcurrency = 2, log = silentLog, now, onProgress } = opts;
     const definition = buildDefinition({
         ...LOCAL_FUNCTION_ARNS,
         validHours,

@@ -16,7 +16,7 @@ describe("stack config", () => {
             validHours: 168,
             schedule: "rate(1 hour)",
             dryRun: false,
-            maxConcurrency: 4,
+            maxConcurrency: 2,
             callsPerBatch: 4,
             regions: "",
             logRetentionDays: 30,
