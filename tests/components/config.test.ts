@@ -1,5 +1,8 @@
 // Stack config validation: defaults, accepted forms, and an error naming the key and value for each bad one.
 import * as assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
 import { DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
 
 const read = (values: Record<string, string>, stackRegion: string | undefined = "eu-west-1") =>
@@ -32,6 +35,25 @@ describe("stack config", () => {
             alertEmail: "",
             alertTopicArn: "",
         });
+    });
+
+    it("declares every key in Pulumi.yaml with its type, its default and a description", () => {
+        const project = parse(readFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), "utf8"));
+        const declared = project.config as Record<
+            string,
+            { type: string; default?: unknown; description: string }
+        >;
+        assert.deepEqual(Object.keys(declared).sort(), Object.keys(DEFAULTS).sort());
+        const typeOf = (v: unknown) => (typeof v === "number" ? "integer" : typeof v);
+        for (const [key, value] of Object.entries(DEFAULTS)) {
+            const d = declared[key];
+            assert.ok(d.description.length > 20, `${key} has a description`);
+            if (key === "regions") {
+                assert.deepEqual([d.type, d.default], ["array", undefined], "regions defaults to aws:region");
+            } else {
+                assert.deepEqual([key, d.type, d.default], [key, typeOf(value), value]);
+            }
+        }
     });
 
     it("reads every key", () => {
