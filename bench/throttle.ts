@@ -70,7 +70,10 @@ export function throttleEc2(ec2: EC2Client, scale: number, buckets = EC2_BUCKETS
                 });
             }
             const result = await next(args);
-            if (bucket) (throttle.granted[action] ??= []).push(now());
+            if (bucket) {
+                throttle.granted[action] = throttle.granted[action] ?? [];
+                throttle.granted[action].push(now());
+            }
             return result;
         },
         { step: "initialize", name },

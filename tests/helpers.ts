@@ -28,3 +28,19 @@ export function useClientMock<C extends EC2Client | ECRClient>(cls: {
 /** What @pulumi/pulumi/cmd/dynamic-provider loads a stored provider with (the package ships no types). */
 // biome-ignore lint/suspicious/noExplicitAny: the loaded module's shape is the caller's to check
 export const requireFromString: (code: string) => any = require("require-from-string");
+
+/**
+ * Runs `probe` (CommonJS, ts-node available) in a fresh Node process at the project root with this stack config,
+ * as the Pulumi engine would pass it; returns the process's last stdout line parsed as JSON.
+ */
+export function runProgramProbe(probe: string, config: Record<string, string>): unknown {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const root = require("node:path").join(__dirname, "..");
+    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", probe], {
+        cwd: root,
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_CONFIG: JSON.stringify(config) },
+    });
+    if (r.status !== 0) throw new Error(`probe exited with ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop() ?? "null");
+}

@@ -1,9 +1,6 @@
 // The real program with bad config, in its own process: it stops before declaring any resource.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-
-const ROOT = join(__dirname, "..", "..");
+import { runProgramProbe } from "../helpers";
 
 // Sets mocks that count registrations, then loads index.ts; prints the count and the error it stopped with.
 const PROBE = `
@@ -17,19 +14,11 @@ catch (e) { setTimeout(() => console.log(JSON.stringify({ count, error: e.messag
 describe("program with bad config", function () {
     this.timeout(60_000);
     it("stops before any resource is declared, naming the key and the value", () => {
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", PROBE], {
-            cwd: ROOT,
-            encoding: "utf8",
-            env: {
-                ...process.env,
-                PULUMI_CONFIG: JSON.stringify({
-                    "image-janitor:validHours": "abc",
-                    "aws:region": "us-east-1",
-                }),
-            },
+        const result = runProgramProbe(PROBE, {
+            "image-janitor:validHours": "abc",
+            "aws:region": "us-east-1",
         });
-        assert.equal(r.status, 0, r.stderr);
-        assert.deepEqual(JSON.parse(r.stdout.trim()), {
+        assert.deepEqual(result, {
             count: 0,
             error: 'invalid config image-janitor:validHours must be a whole number 1 or more (got "abc")',
         });

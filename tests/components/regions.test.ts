@@ -1,10 +1,7 @@
 // The real program with two regions, in its own process (its config differs from setup.ts's): one cleanup per
 // region, each through an explicit provider for that region, and outputs keyed by region.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-
-const ROOT = join(__dirname, "..", "..");
+import { runProgramProbe } from "../helpers";
 
 // Mocks that remember each explicit provider's region and which provider every resource was registered with.
 const PROBE = `
@@ -29,30 +26,22 @@ describe("program with several regions", function () {
     this.timeout(60_000);
 
     it("deploys one cleanup per region through that region's explicit provider, outputs keyed by region", () => {
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", PROBE], {
-            cwd: ROOT,
-            encoding: "utf8",
-            env: {
-                ...process.env,
-                PULUMI_CONFIG: JSON.stringify({
-                    "aws:region": "us-east-1",
-                    "image-janitor:regions": '["eu-west-1","ap-southeast-2"]',
-                }),
-            },
-        });
-        assert.equal(r.status, 0, r.stderr);
-        const { regions, seen, arns } = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
+        const { regions, seen, arns } = runProgramProbe(PROBE, {
+            "aws:region": "us-east-1",
+            "image-janitor:regions": '["eu-west-1","ap-southeast-2"]',
+        }) as {
+            regions: Record<string, string>;
+            seen: { type: string; name: string; provider?: string }[];
+            arns: Record<string, string>;
+        };
         assert.deepEqual(regions, { "aws-eu-west-1": "eu-west-1", "aws-ap-southeast-2": "ap-southeast-2" });
-        const of = (type: string) =>
-            seen
-                .filter((s: { type: string }) => s.type === type)
-                .map((s: { name: string; provider: string }) => [s.name, s.provider]);
+        const of = (type: string) => seen.filter((s) => s.type === type).map((s) => [s.name, s.provider]);
         assert.deepEqual(of("aws:sfn/stateMachine:StateMachine"), [
             ["ami-cleanup-eu-west-1-machine", "aws-eu-west-1"],
             ["ami-cleanup-ap-southeast-2-machine", "aws-ap-southeast-2"],
         ]);
         assert.deepEqual(
-            of("aws:lambda/function:Function").map(([name, provider]: string[]) => `${name} ${provider}`),
+            of("aws:lambda/function:Function").map(([name, provider]) => `${name} ${provider}`),
             [
                 "ami-cleanup-eu-west-1-list aws-eu-west-1",
                 "ami-cleanup-eu-west-1-deregister aws-eu-west-1",
@@ -69,8 +58,7 @@ describe("program with several regions", function () {
         // Every AWS resource of a region's cleanup goes through that region's provider, not the default one.
         for (const region of ["eu-west-1", "ap-southeast-2"]) {
             const mine = seen.filter(
-                (s: { type: string; name: string }) =>
-                    s.type.startsWith("aws:") && s.name.startsWith(`ami-cleanup-${region}-`),
+                (s) => s.type.startsWith("aws:") && s.name.startsWith(`ami-cleanup-${region}-`),
             );
             assert.ok(mine.length >= 15, `${mine.length} resources in ${region}`);
             for (const s of mine) assert.equal(s.provider, `aws-${region}`, `${s.type} ${s.name}`);

@@ -9,6 +9,16 @@ import { installFakeEc2, oldImages } from "../fakeEc2";
 import { useClientMock } from "../helpers";
 
 const FN = "arn:aws:lambda:us-east-1:111111111111:function:f";
+/** What AWS records for a Lambda task's one failed attempt, from the state's entry. */
+const FAILED_ATTEMPT = [
+    "TaskStateEntered",
+    "LambdaFunctionScheduled",
+    "LambdaFunctionStarted",
+    "LambdaFunctionFailed",
+];
+const raise = () => {
+    throw Object.assign(new Error("Some exception was raised."), { name: "Exception" });
+};
 
 /**
  * Event types in the order GetExecutionHistory returned them. The first two and the Map's shape were recorded
@@ -26,17 +36,8 @@ const KNOWN: {
         name: "a Lambda task that fails, uncaught",
         definition: { StartAt: "Start", States: { Start: { Type: "Task", Resource: FN, End: true } } },
         input: {},
-        handler: () => {
-            throw Object.assign(new Error("Some exception was raised."), { name: "Exception" });
-        },
-        aws: [
-            "ExecutionStarted",
-            "TaskStateEntered",
-            "LambdaFunctionScheduled",
-            "LambdaFunctionStarted",
-            "LambdaFunctionFailed",
-            "ExecutionFailed",
-        ],
+        handler: raise,
+        aws: ["ExecutionStarted", ...FAILED_ATTEMPT, "ExecutionFailed"],
     },
     {
         name: "a Lambda task that fails, caught into a Pass state",
@@ -55,15 +56,10 @@ const KNOWN: {
             },
         },
         input: {},
-        handler: () => {
-            throw Object.assign(new Error("Some exception was raised."), { name: "Exception" });
-        },
+        handler: raise,
         aws: [
             "ExecutionStarted",
-            "TaskStateEntered",
-            "LambdaFunctionScheduled",
-            "LambdaFunctionStarted",
-            "LambdaFunctionFailed",
+            ...FAILED_ATTEMPT,
             "TaskStateExited",
             "PassStateEntered",
             "PassStateExited",
@@ -137,10 +133,7 @@ const KNOWN: {
         },
         aws: [
             "ExecutionStarted",
-            "TaskStateEntered",
-            "LambdaFunctionScheduled",
-            "LambdaFunctionStarted",
-            "LambdaFunctionFailed",
+            ...FAILED_ATTEMPT,
             "LambdaFunctionScheduled",
             "LambdaFunctionStarted",
             "LambdaFunctionSucceeded",
