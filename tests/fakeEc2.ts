@@ -70,9 +70,10 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[]):
         count("DescribeImages");
         const ids = filterValues(input.Filters, "image-id");
         const states = filterValues(input.Filters, "state");
-        const all = [...fake.images.values()].filter(
-            (i) => (!ids || ids.includes(i.ImageId ?? "")) && (!states || states.includes(i.State ?? "")),
-        );
+        const candidates = ids
+            ? ids.map((id) => fake.images.get(id)).filter((i): i is Image => !!i)
+            : [...fake.images.values()];
+        const all = candidates.filter((i) => !states || states.includes(i.State ?? ""));
         const start = Number(input.NextToken ?? 0);
         const size = input.MaxResults ?? 1000;
         const page = all.slice(start, start + size);
