@@ -42,7 +42,7 @@ export class TokenBucket {
 export interface Throttle {
     /** Simulated seconds since the throttle was put in place. */
     now(): number;
-    /** Simulated times of the calls each bucket let through. */
+    /** Simulated times at which each bucket let a call through. */
     granted: Record<string, number[]>;
     refused: Record<string, number>;
     buckets: Record<string, TokenBucket>;
@@ -69,12 +69,12 @@ export function throttleEc2(ec2: EC2Client, scale: number, buckets = EC2_BUCKETS
                     $metadata: { httpStatusCode: 503 },
                 });
             }
-            const result = await next(args);
             if (bucket) {
+                // When the token was taken, which is what the bucket's rate governs.
                 throttle.granted[action] = throttle.granted[action] ?? [];
                 throttle.granted[action].push(now());
             }
-            return result;
+            return next(args);
         },
         { step: "initialize", name },
     );
