@@ -80,6 +80,25 @@ describe("Lambda handlers", () => {
         assert.equal(ec2().commandCalls(DescribeImagesCommand).length, 0);
     });
 
+    it("stops a batch that Lambda's remaining time cannot finish, as throttled, so the state retries it", async () => {
+        ec2()
+            .on(DescribeImagesCommand)
+            .resolves({ Images: [{ ImageId: "ami-01", State: "available" }] });
+        const handler = deregisterBatchHandler(new EC2Client({}), { log: silentLog });
+        await assert.rejects(
+            handler(
+                { images: [{ imageId: "ami-01", snapshotIds: [] }] },
+                { getRemainingTimeInMillis: () => 20_000 },
+            ),
+            {
+                name: ErrorNames.throttled,
+                message:
+                    "time ran short after 0 of 1 items; the state retries the batch and skips finished ones",
+            },
+        );
+        assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 0);
+    });
+
     it("rejects a cursor that is not an AMI id", async () => {
         const handler = listExpiredImagesHandler(new EC2Client({}), { log: silentLog });
         await assert.rejects(handler({ valid_hours: 1, after: "snap-9" }), {
