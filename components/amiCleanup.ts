@@ -1,8 +1,9 @@
 // AmiCleanup: the scheduled state machine that deregisters expired AMIs and deletes their snapshots.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_CALLS_IN_FLIGHT } from "../functions/core/handlers";
 import { functionArchive } from "./bundle";
-import { buildDefinition } from "./definition";
+import { buildDefinition, DEFAULT_MAX_CONCURRENCY } from "./definition";
 import {
     alertTopicPolicy,
     deleteSnapshotsPolicy,
@@ -163,8 +164,8 @@ export class AmiCleanup extends pulumi.ComponentResource {
         const options = pulumi.output({
             validHours: args.validHours,
             dryRun: args.dryRun ?? false,
-            maxConcurrency: args.maxConcurrency ?? 2,
-            callsPerBatch: args.callsPerBatch ?? 4,
+            maxConcurrency: args.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+            callsPerBatch: args.callsPerBatch ?? DEFAULT_CALLS_IN_FLIGHT,
             keepTagKey: args.keepTagKey ?? "image-janitor:keep",
             keepLatest: args.keepLatest ?? 0,
             groupByTag: args.groupByTag ?? "",

@@ -1,6 +1,7 @@
 // Validates the stack's config once, before any resource is declared; errors name the key, the value and what is allowed.
-import { parseGuardrails } from "../functions/core/handlers";
+import { DEFAULT_CALLS_IN_FLIGHT, parseGuardrails } from "../functions/core/handlers";
 import { boolean, validHours, wholeNumber } from "../functions/core/validate";
+import { DEFAULT_MAX_CONCURRENCY } from "./definition";
 import { EMPTY_MODES, type EmptyMode } from "./selfEmptyingRepository";
 
 export interface ConfigSource {
@@ -36,8 +37,8 @@ export const DEFAULTS = {
     validHours: 168,
     schedule: "rate(1 hour)",
     dryRun: false,
-    maxConcurrency: 2,
-    callsPerBatch: 4,
+    maxConcurrency: DEFAULT_MAX_CONCURRENCY,
+    callsPerBatch: DEFAULT_CALLS_IN_FLIGHT,
     /** Empty: the stack's own region (aws:region). */
     regions: "",
     logRetentionDays: 30,

@@ -1,6 +1,7 @@
 // Pure builder for the cleanup state machine's Amazon States Language: function ARNs and options in, plain object out.
 // The deployed state machine and the local runner both use it, so they cannot drift.
 
+import { DEFAULT_CALLS_IN_FLIGHT } from "../functions/core/handlers";
 import { validHours, wholeNumber } from "../functions/core/validate";
 
 export const StateNames = {
@@ -31,6 +32,12 @@ export const SFN_START_EXECUTION = "arn:aws:states:::states:startExecution";
 
 /** The error a run ends with when any AMI failed: the run is visibly failed, never a silent success. */
 export const PARTIAL_FAILURE_ERROR = "ImageJanitor.PartialFailure";
+
+/**
+ * Batches at once unless configured: one deregisters while the other deletes snapshots, which keeps both of EC2's
+ * buckets busy (docs/benchmarks.md measures 2 against 4 and 8).
+ */
+export const DEFAULT_MAX_CONCURRENCY = 2;
 
 /** A stuck execution must not block the schedule forever: the overlap check waits at most this long. */
 export const EXECUTION_TIMEOUT_SECONDS = 6 * 3600;
@@ -128,7 +135,7 @@ export function validateDefinitionOptions(o: DefinitionOptions): void {
 export function buildDefinition(o: DefinitionOptions): AslDefinition {
     validateDefinitionOptions(o);
     const keepTagKey = o.keepTagKey ?? "image-janitor:keep";
-    const calls = o.callsPerBatch ?? 4;
+    const calls = o.callsPerBatch ?? DEFAULT_CALLS_IN_FLIGHT;
     return {
         Comment: `image-janitor: deregister AMIs older than ${o.validHours} hours and delete their snapshots${o.dryRun ? " (dry run)" : ""}`,
         StartAt: StateNames.start,

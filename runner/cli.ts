@@ -1,8 +1,9 @@
 // `npm run cleanup`: runs the cleanup state machine locally against the AWS endpoint the environment selects.
 import { parseArgs } from "node:util";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { DEFAULT_MAX_CONCURRENCY } from "../components/definition";
 import { ec2ClientConfig } from "../functions/core/clients";
-import { parseGuardrails } from "../functions/core/handlers";
+import { DEFAULT_CALLS_IN_FLIGHT, parseGuardrails } from "../functions/core/handlers";
 import { DEFAULT_KEEP_TAG_KEY } from "../functions/core/images";
 import { silentLog, stderrLog } from "../functions/core/log";
 import { validHours as parseValidHours, wholeNumber } from "../functions/core/validate";
@@ -37,8 +38,8 @@ const OPTIONS = {
     "dry-run": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
-    "max-concurrency": { type: "string", default: "2" },
-    "calls-per-batch": { type: "string", default: "4" },
+    "max-concurrency": { type: "string", default: String(DEFAULT_MAX_CONCURRENCY) },
+    "calls-per-batch": { type: "string", default: String(DEFAULT_CALLS_IN_FLIGHT) },
     "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
     "keep-latest": { type: "string", default: "0" },
     "group-by-tag": { type: "string" },

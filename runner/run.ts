@@ -1,7 +1,12 @@
 // Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
 // entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
 import type { EC2Client } from "@aws-sdk/client-ec2";
-import { buildDefinition, PARTIAL_FAILURE_ERROR, StateNames } from "../components/definition";
+import {
+    buildDefinition,
+    DEFAULT_MAX_CONCURRENCY,
+    PARTIAL_FAILURE_ERROR,
+    StateNames,
+} from "../components/definition";
 import type { BatchSummary, ImageRecord } from "../functions/core/batches";
 import {
     type DeleteSnapshotsEvent,
@@ -93,7 +98,15 @@ export function describeFailure(error: string | undefined, cause: string | undef
 }
 
 export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
-    const { ec2, validHours, dryRun = false, maxConcurrency = 2, log = silentLog, now, onProgress } = opts;
+    const {
+        ec2,
+        validHours,
+        dryRun = false,
+        maxConcurrency = DEFAULT_MAX_CONCURRENCY,
+        log = silentLog,
+        now,
+        onProgress,
+    } = opts;
     const definition = buildDefinition({
         ...LOCAL_FUNCTION_ARNS,
         validHours,
