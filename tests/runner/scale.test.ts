@@ -49,12 +49,20 @@ describe("local runner at scale", function () {
     it("clears a region's whole quota, 50,000 AMIs, in one scheduled run within every limit", async () => {
         const images = oldImages(50_000);
         const fake = installFakeEc2(ec2(), images);
-        const s = await runCleanup({ ec2: new EC2Client({}), validHours: 1, retryIntervalMs: 0, maxConcurrency: 10 });
+        const s = await runCleanup({
+            ec2: new EC2Client({}),
+            validHours: 1,
+            retryIntervalMs: 0,
+            maxConcurrency: 10,
+        });
         assert.equal(s.deleted.length, 50_000);
         assert.equal(new Set(s.deleted.map((d) => d.imageId)).size, 50_000);
         assert.equal(fake.deregistered.length, 50_000, "each AMI deregistered exactly once");
         assert.deepEqual([fake.images.size, fake.snapshots.size], [0, 0]);
-        assert.ok(s.stats.maxStatePayloadBytes < SFN_LIMITS.payloadBytes, `payload ${s.stats.maxStatePayloadBytes}`);
+        assert.ok(
+            s.stats.maxStatePayloadBytes < SFN_LIMITS.payloadBytes,
+            `payload ${s.stats.maxStatePayloadBytes}`,
+        );
         assert.ok(s.stats.historyEvents < SFN_LIMITS.historyEvents / 20, `history ${s.stats.historyEvents}`);
         assert.ok(s.stats.lambdaInvocations <= 50 * 50, `${s.stats.lambdaInvocations} invocations`);
         assert.ok(s.stats.stateTransitions <= 300 * 50, `${s.stats.stateTransitions} transitions`);
