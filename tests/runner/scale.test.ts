@@ -11,8 +11,8 @@ describe("local runner at scale", function () {
     this.timeout(120_000);
     const ec2 = useClientMock(EC2Client);
 
-    it("deletes 5,000 AMIs over several chained executions, each once, within every limit", async () => {
-        const images = oldImages(5000);
+    it("clears a region's whole quota, 50,000 AMIs, over chained executions, each AMI once, within every limit", async () => {
+        const images = oldImages(50_000);
         const fake = installFakeEc2(ec2(), images);
         const s = await runCleanup({
             ec2: new EC2Client({}),
@@ -28,42 +28,19 @@ describe("local runner at scale", function () {
             "every AMI reported deleted once, in id order",
         );
         assert.deepEqual([...fake.deregistered].sort(), ids, "every AMI deregistered exactly once");
-        assert.equal(fake.images.size, 0);
-        assert.equal(fake.snapshots.size, 0, "no snapshot left behind");
+        assert.deepEqual([fake.images.size, fake.snapshots.size], [0, 0], "nothing left behind");
         assert.equal(
             new Set(fake.deletedSnapshots).size,
             fake.deletedSnapshots.length,
             "no snapshot deleted twice",
         );
-        assert.ok(s.stats.executions >= 3, `${s.stats.executions} executions`);
-        assert.ok(
-            s.stats.maxStatePayloadBytes < SFN_LIMITS.payloadBytes,
-            `payload ${s.stats.maxStatePayloadBytes}`,
-        );
-        assert.ok(s.stats.historyEvents < 1000, `history ${s.stats.historyEvents}`);
-        // Cost targets per 1,000 AMIs: at most 50 invocations and 300 transitions.
-        assert.ok(s.stats.lambdaInvocations / 5 <= 50, `${s.stats.lambdaInvocations} invocations`);
-        assert.ok(s.stats.stateTransitions / 5 <= 300, `${s.stats.stateTransitions} transitions`);
-    });
-
-    it("clears a region's whole quota, 50,000 AMIs, in one scheduled run within every limit", async () => {
-        const images = oldImages(50_000);
-        const fake = installFakeEc2(ec2(), images);
-        const s = await runCleanup({
-            ec2: new EC2Client({}),
-            validHours: 1,
-            retryIntervalMs: 0,
-            maxConcurrency: 10,
-        });
-        assert.equal(s.deleted.length, 50_000);
-        assert.equal(new Set(s.deleted.map((d) => d.imageId)).size, 50_000);
-        assert.equal(fake.deregistered.length, 50_000, "each AMI deregistered exactly once");
-        assert.deepEqual([fake.images.size, fake.snapshots.size], [0, 0]);
+        assert.ok(s.stats.executions >= 20, `${s.stats.executions} executions`);
         assert.ok(
             s.stats.maxStatePayloadBytes < SFN_LIMITS.payloadBytes,
             `payload ${s.stats.maxStatePayloadBytes}`,
         );
         assert.ok(s.stats.historyEvents < SFN_LIMITS.historyEvents / 20, `history ${s.stats.historyEvents}`);
+        // Cost targets per 1,000 AMIs: at most 50 invocations and 300 transitions.
         assert.ok(s.stats.lambdaInvocations <= 50 * 50, `${s.stats.lambdaInvocations} invocations`);
         assert.ok(s.stats.stateTransitions <= 300 * 50, `${s.stats.stateTransitions} transitions`);
     });
