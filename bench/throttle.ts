@@ -1,6 +1,6 @@
 // EC2's token buckets in front of an SDK client, on a clock that runs `scale` times faster than the wall clock, so
 // an hour of throttled deleting fits in a benchmark. A refused call fails as EC2 fails it: RequestLimitExceeded.
-import type { EC2Client } from "@aws-sdk/client-ec2";
+import { DeleteSnapshotCommand, DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 
 export interface BucketSpec {
     burst: number;
@@ -101,7 +101,6 @@ export function deleteAssociatedSnapshotsLikeEc2(ec2: EC2Client, raw: EC2Client)
                 input.DryRun
             )
                 return next(args);
-            const { DescribeImagesCommand, DeleteSnapshotCommand } = await import("@aws-sdk/client-ec2");
             const images = (await raw.send(new DescribeImagesCommand({ ImageIds: [input.ImageId ?? ""] })))
                 .Images;
             const result = await next(args);

@@ -41,8 +41,8 @@ export interface EngineResult {
     stats: RunStats;
 }
 
-/** Executions of each local state machine that are running now, as ListExecutions would report them. */
-const running = new Map<string, Set<string>>();
+/** Executions of the local state machine that are running now, as ListExecutions would report them. */
+const running = new Set<string>();
 let executionsStarted = 0;
 const executionArn = (n: number | string) =>
     `${LOCAL_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:local-${n}`;
@@ -88,15 +88,13 @@ export async function runExecutions(opts: EngineOptions): Promise<EngineResult> 
     const lambdaStates = new Set(
         [...tasks].filter(([, r]) => r.startsWith("arn:aws:lambda:")).map(([n]) => n),
     );
-    const machineRunning = running.get(LOCAL_STATE_MACHINE_ARN) ?? new Set<string>();
-    running.set(LOCAL_STATE_MACHINE_ARN, machineRunning);
     const queue: unknown[] = [{}];
 
     const handlers: Record<string, TaskHandler> = {};
     for (const [name, resource] of tasks) {
         if (resource === SFN_LIST_EXECUTIONS) {
             handlers[name] = async () => ({
-                Executions: [...machineRunning].map((arn) => ({ executionArn: arn, status: "RUNNING" })),
+                Executions: [...running].map((arn) => ({ executionArn: arn, status: "RUNNING" })),
             });
         } else if (resource === SFN_START_EXECUTION) {
             handlers[name] = async (input) => {
@@ -125,7 +123,7 @@ export async function runExecutions(opts: EngineOptions): Promise<EngineResult> 
         for (let input = queue.shift(); input !== undefined; input = queue.shift()) {
             stats.executions += 1;
             const arn = executionArn(++executionsStarted);
-            machineRunning.add(arn);
+            running.add(arn);
             const execution = machine.run(input as never, {
                 overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
                 context: {
@@ -150,7 +148,7 @@ export async function runExecutions(opts: EngineOptions): Promise<EngineResult> 
             } finally {
                 opts.signal?.removeEventListener("abort", abort);
                 await collecting.catch(() => undefined);
-                machineRunning.delete(arn);
+                running.delete(arn);
             }
             stats.historyEvents = Math.max(
                 stats.historyEvents,

@@ -12,6 +12,8 @@ import {
 } from "./images";
 import { type Log, silentLog } from "./log";
 import { type PoolOptions, runPool } from "./pool";
+import { hasKeepTag } from "./selection";
+import { sleep } from "./time";
 
 /** AMIs per Map item. A hundred keeps invocations at about 20 per 1,000 AMIs and a batch well inside 15 min. */
 export const BATCH_SIZE = 100;
@@ -71,7 +73,7 @@ const describe = (err: unknown) => `${errorName(err)}: ${errorMessage(err)}`;
 
 /** The batch's AMIs as EC2 sees them now: gone ones are absent. */
 async function currentImages(ec2: EC2Client, ids: string[]) {
-    const found = new Map<string, { state: string; tags: Map<string, string> }>();
+    const found = new Map<string, { state: string; tags: Record<string, string> }>();
     for (const values of chunks(ids, FILTER_VALUES)) {
         const pages = paginateDescribeImages(
             { client: ec2, pageSize: 1000 },
@@ -80,7 +82,7 @@ async function currentImages(ec2: EC2Client, ids: string[]) {
         for await (const page of pages) {
             for (const image of page.Images ?? []) {
                 if (!image.ImageId) continue;
-                const tags = new Map((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+                const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
                 found.set(image.ImageId, { state: image.State ?? "", tags });
             }
         }
@@ -114,10 +116,7 @@ export async function deregisterBatch(
             const reason = `state:${current.state}`;
             log({ message: "keep", imageId: image.imageId, reason });
             out.push({ ...image, outcome: "kept", reason });
-        } else if (
-            current.tags.has(event.keepTagKey) &&
-            current.tags.get(event.keepTagKey)?.trim().toLowerCase() !== "false"
-        ) {
+        } else if (hasKeepTag(current.tags, event.keepTagKey)) {
             log({ message: "keep", imageId: image.imageId, reason: "keep-tag" });
             out.push({ ...image, outcome: "kept", reason: "keep-tag" });
         } else {
@@ -188,7 +187,7 @@ export async function deleteBatchSnapshots(
               ec2,
               workable.flatMap((i) => remainingOf(i)),
           );
-    const wait = pool.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const wait = pool.sleep ?? sleep;
     const deleteOne = async (image: DeregisteredImage): Promise<DeleteSnapshotsResult> => {
         const snapshotIds = remainingOf(image).filter((s) => !exists || exists.has(s));
         for (let n = 1; ; n++) {

@@ -69,6 +69,12 @@ function newestPerGroup(all: Candidate[], keep: number, groupByTag?: string): Se
     return kept;
 }
 
+/** The keep tag rule: the tag is present and its value is anything but `false`. */
+export function hasKeepTag(tags: Record<string, string>, keepTagKey: string): boolean {
+    const value = tags[keepTagKey];
+    return value !== undefined && value.trim().toLowerCase() !== "false";
+}
+
 /** The reason an expired AMI is kept, or undefined when it may be deleted. First matching rule wins. */
 export function keepReason(
     c: Candidate,
@@ -76,8 +82,7 @@ export function keepReason(
     latest: Set<string>,
     usage?: Usage,
 ): string | undefined {
-    const keepTag = c.tags[rules.keepTagKey];
-    if (keepTag !== undefined && keepTag.trim().toLowerCase() !== "false") return "keep-tag";
+    if (hasKeepTag(c.tags, rules.keepTagKey)) return "keep-tag";
     if (latest.has(c.imageId)) return "keep-latest";
     const instance = usage?.instances.get(c.imageId);
     if (instance) return `in-use:instance ${instance}`;
