@@ -18,16 +18,9 @@ const cleanups = Object.fromEntries(
         const cleanup = new AmiCleanup(
             `ami-cleanup-${region}`,
             {
-                validHours: config.validHours,
+                settings: config.settings,
                 schedule: config.schedule,
-                dryRun: config.dryRun,
-                maxConcurrency: config.maxConcurrency,
-                callsPerBatch: config.callsPerBatch,
                 logRetentionDays: config.logRetentionDays,
-                keepTagKey: config.keepTagKey,
-                keepLatest: config.keepLatest,
-                groupByTag: config.groupByTag,
-                protectInUse: config.protectInUse,
                 ...(config.alertEmail || config.alertTopicArn
                     ? {
                           alerts: config.alertTopicArn

@@ -3,14 +3,14 @@
 import {
     BatchDeleteImageCommand,
     type BatchDeleteImageCommandInput,
-    ECRClient,
+    ECR,
     ListImagesCommand,
     type ListImagesCommandInput,
 } from "@aws-sdk/client-ecr";
 import { mockClient } from "aws-sdk-client-mock";
 
 export interface EcrModel {
-    ecr: ECRClient;
+    ecr: ECR;
     entries: number;
     digests: number;
     calls: Record<string, number>;
@@ -29,7 +29,7 @@ export function ecrModel(repositoryName: string, digests: number, tagsOf: (n: nu
         if (tags === 0) rows.push({ imageDigest });
         for (let t = 0; t < tags; t++) rows.push({ imageDigest, imageTag: `v${n}-${t}` });
     }
-    const ecr = new ECRClient({
+    const ecr = new ECR({
         region: "us-east-1",
         credentials: { accessKeyId: "x", secretAccessKey: "x" },
     });

@@ -4,8 +4,9 @@ import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { emptyRepository } from "../functions/core/ecr";
-import { DEFAULT_BACKOFF } from "../functions/core/pool";
+import { DEFAULT_BACKOFF } from "../functions/core/ami/pool";
+import { settingsWith } from "../functions/core/ami/settings";
+import { emptyRepository } from "../functions/core/ecr/empty";
 import { type RunStats, runExecutions } from "../runner/engine";
 import {
     findMotoPython,
@@ -67,7 +68,10 @@ async function measure(design: "image-janitor" | "original", amis: SeedAmi[]): P
         let deleted: number;
         let stats: RunStats;
         if (design === "image-janitor") {
-            const s = await runCleanup({ ec2, validHours: VALID_HOURS, protectInUse: false });
+            const s = await runCleanup({
+                ec2,
+                settings: settingsWith({ validHours: VALID_HOURS, protectInUse: false }),
+            });
             if (s.failed.length > 0) throw new Error(`${s.failed.length} AMIs failed: ${s.failed[0].error}`);
             deleted = s.deleted.length;
             stats = s.stats;
@@ -193,9 +197,7 @@ async function throttleSimulation(
         const started = performance.now();
         const s = await runCleanup({
             ec2,
-            validHours: VALID_HOURS,
-            protectInUse: false,
-            maxConcurrency,
+            settings: settingsWith({ validHours: VALID_HOURS, protectInUse: false, maxConcurrency }),
             backoff: { baseMs: DEFAULT_BACKOFF.baseMs / scale, capMs: DEFAULT_BACKOFF.capMs / scale },
             retryIntervalMs: 1000 / scale,
         });

@@ -8,7 +8,7 @@ import {
     paginateDescribeImages,
 } from "@aws-sdk/client-ec2";
 import type { AslDefinition } from "../components/definition";
-import { isExpired } from "../functions/core/age";
+import { isExpired } from "../functions/core/ami/age";
 import type { TaskHandler } from "../runner/engine";
 import { LOCAL_FUNCTION_ARNS } from "../runner/run";
 
@@ -19,7 +19,7 @@ export function buildOriginalDefinition(validHours: number): AslDefinition {
         States: {
             ListExpiredImagesState: {
                 Type: "Task",
-                Resource: LOCAL_FUNCTION_ARNS.listFunctionArn,
+                Resource: LOCAL_FUNCTION_ARNS.list,
                 Parameters: { valid_hours: validHours },
                 ResultPath: "$.images",
                 Next: "DeleteImageMapState",
@@ -35,14 +35,14 @@ export function buildOriginalDefinition(validHours: number): AslDefinition {
                     States: {
                         DeleteImageState: {
                             Type: "Task",
-                            Resource: LOCAL_FUNCTION_ARNS.deregisterFunctionArn,
+                            Resource: LOCAL_FUNCTION_ARNS.deregister,
                             InputPath: "$.describe-image",
                             ResultPath: "$.delete-image",
                             Next: "DeleteSnapshotState",
                         },
                         DeleteSnapshotState: {
                             Type: "Task",
-                            Resource: LOCAL_FUNCTION_ARNS.deleteSnapshotsFunctionArn,
+                            Resource: LOCAL_FUNCTION_ARNS.snapshots,
                             InputPath: "$.describe-image",
                             ResultPath: "$.delete-snapshots",
                             End: true,

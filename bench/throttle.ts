@@ -7,7 +7,7 @@ export interface BucketSpec {
     refillPerSecond: number;
 }
 
-/** From AWS-FACTS.md: per account and region. */
+/** EC2 API request throttling (AWS docs: "Request throttling for the Amazon EC2 API"), per account and region. */
 export const EC2_BUCKETS: Record<string, BucketSpec> = {
     DeregisterImage: { burst: 100, refillPerSecond: 5 },
     DeleteSnapshot: { burst: 100, refillPerSecond: 5 },

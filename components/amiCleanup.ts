@@ -1,9 +1,9 @@
 // AmiCleanup: the scheduled state machine that deregisters expired AMIs and deletes their snapshots.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_CALLS_IN_FLIGHT } from "../functions/core/handlers";
-import { functionArchive } from "./bundle";
-import { buildDefinition, DEFAULT_MAX_CONCURRENCY } from "./definition";
+import type { CleanupSettings } from "../functions/core/ami/settings";
+import { buildDefinition } from "./definition";
+import { bundledFunction } from "./lambda";
 import {
     alertTopicPolicy,
     deleteSnapshotsPolicy,
@@ -22,27 +22,12 @@ import { serviceRole } from "./serviceRole";
 export type FunctionKey = "list" | "deregister" | "snapshots";
 
 export interface AmiCleanupArgs {
-    /** An AMI is deleted when it is strictly older than this many hours. */
-    validHours: pulumi.Input<number>;
+    /** What the cleanup deletes and keeps, parsed by the settings module; the component adds no defaults. */
+    settings: CleanupSettings;
     /** EventBridge Scheduler expression that starts a run. Defaults to `rate(1 hour)`. */
     schedule?: pulumi.Input<string>;
-    /** Send every EC2 call with DryRun: proves permissions and deletes nothing. Defaults to `false`. */
-    dryRun?: pulumi.Input<boolean>;
-    /** Batches of up to 100 AMIs the Map state works on at once (1 to 40). Defaults to `2`: one batch
-     * deregisters while the other deletes snapshots, which keeps both of EC2's buckets busy. */
-    maxConcurrency?: pulumi.Input<number>;
-    /** EC2 calls each batch invocation keeps in flight (1 to 20). Defaults to `4`. */
-    callsPerBatch?: pulumi.Input<number>;
     /** Retention of every log group the component creates, in days. Defaults to `30`. */
     logRetentionDays?: pulumi.Input<number>;
-    /** An AMI with this tag key is never deleted unless the value is `false`. Defaults to `image-janitor:keep`. */
-    keepTagKey?: pulumi.Input<string>;
-    /** Keep the newest N AMIs of each group, whatever their age. Defaults to `0` (off). */
-    keepLatest?: pulumi.Input<number>;
-    /** Group AMIs by this tag's value instead of their name without its version. Defaults to grouping by name. */
-    groupByTag?: pulumi.Input<string>;
-    /** Keep AMIs that instances or launch templates use. Defaults to `true`. */
-    protectInUse?: pulumi.Input<boolean>;
     /**
      * Notify when a run fails, times out or is aborted: `email` creates a topic with that subscription, `topicArn`
      * uses an existing topic (whose policy must let EventBridge publish). Defaults to no alerts.
@@ -110,38 +95,18 @@ export class AmiCleanup extends pulumi.ComponentResource {
         const logGroups = {} as Record<FunctionKey, aws.cloudwatch.LogGroup>;
         for (const key of FUNCTION_KEYS) {
             const spec = FUNCTIONS[key];
-            const logGroup = new aws.cloudwatch.LogGroup(`${name}-${key}`, { retentionInDays }, parent);
-            const { role, policy: rolePolicy } = serviceRole(
+            const built = bundledFunction(
                 `${name}-${key}`,
                 {
-                    service: "lambda.amazonaws.com",
-                    description: spec.description,
-                    policy: pulumi.all([logGroup.arn, scope]).apply(([arn, sc]) => spec.policy(arn, sc)),
+                    ...spec,
+                    logRetentionDays: retentionInDays,
+                    policy: (logGroupArn) =>
+                        pulumi.all([logGroupArn, scope]).apply(([arn, sc]) => spec.policy(arn, sc)),
                 },
                 parent,
             );
-            logGroups[key] = logGroup;
-            functions[key] = new aws.lambda.Function(
-                `${name}-${key}`,
-                {
-                    description: spec.description,
-                    runtime: aws.lambda.Runtime.NodeJS22dX,
-                    architectures: ["arm64"],
-                    handler: "index.handler",
-                    code: functionArchive(spec.entry),
-                    role: role.arn,
-                    timeout: spec.timeout,
-                    memorySize: spec.memorySize,
-                    loggingConfig: {
-                        logFormat: "JSON",
-                        logGroup: logGroup.name,
-                        applicationLogLevel: "INFO",
-                        systemLogLevel: "WARN",
-                    },
-                },
-                // The function must not run before its permissions exist.
-                { parent: this, dependsOn: [rolePolicy] },
-            );
+            functions[key] = built.fn;
+            logGroups[key] = built.logGroup;
         }
 
         const machineLogGroup = new aws.cloudwatch.LogGroup(
@@ -161,26 +126,13 @@ export class AmiCleanup extends pulumi.ComponentResource {
             },
             parent,
         );
-        const options = pulumi.output({
-            validHours: args.validHours,
-            dryRun: args.dryRun ?? false,
-            maxConcurrency: args.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-            callsPerBatch: args.callsPerBatch ?? DEFAULT_CALLS_IN_FLIGHT,
-            keepTagKey: args.keepTagKey ?? "image-janitor:keep",
-            keepLatest: args.keepLatest ?? 0,
-            groupByTag: args.groupByTag ?? "",
-            protectInUse: args.protectInUse ?? true,
-        });
         const definition = pulumi
-            .all([functions.list.arn, functions.deregister.arn, functions.snapshots.arn, options])
-            .apply(([list, deregister, snapshots, o]) =>
+            .all([functions.list.arn, functions.deregister.arn, functions.snapshots.arn])
+            .apply(([list, deregister, snapshots]) =>
                 JSON.stringify(
                     buildDefinition({
-                        ...o,
-                        groupByTag: o.groupByTag || undefined,
-                        listFunctionArn: list,
-                        deregisterFunctionArn: deregister,
-                        deleteSnapshotsFunctionArn: snapshots,
+                        functionArns: { list, deregister, snapshots },
+                        settings: args.settings,
                     }),
                 ),
             );

@@ -69,8 +69,8 @@ export function standaloneTemplate(inlineCode: string): Record<string, unknown> 
                             PolicyName: "empty-repository",
                             PolicyDocument: emptyRepositoryPolicy(
                                 { "Fn::GetAtt": ["Repository", "Arn"] },
-                                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub expression
-                                { "Fn::Sub": "${EmptierLogGroup.Arn}:*" },
+                                // A log group's Arn attribute already ends in `:*`: it covers the group's streams.
+                                { "Fn::GetAtt": ["EmptierLogGroup", "Arn"] },
                             ),
                         },
                     ],

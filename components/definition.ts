@@ -1,8 +1,8 @@
 // Pure builder for the cleanup state machine's Amazon States Language: function ARNs and options in, plain object out.
 // The deployed state machine and the local runner both use it, so they cannot drift.
 
-import { DEFAULT_CALLS_IN_FLIGHT } from "../functions/core/handlers";
-import { validHours, wholeNumber } from "../functions/core/validate";
+import type { CleanupSettings } from "../functions/core/ami/settings";
+import { ErrorNames } from "../functions/core/shared/errors";
 
 export const StateNames = {
     start: "StartState",
@@ -30,38 +30,20 @@ export const StateNames = {
 export const SFN_LIST_EXECUTIONS = "arn:aws:states:::aws-sdk:sfn:listExecutions";
 export const SFN_START_EXECUTION = "arn:aws:states:::states:startExecution";
 
-/** The error a run ends with when any AMI failed: the run is visibly failed, never a silent success. */
-export const PARTIAL_FAILURE_ERROR = "ImageJanitor.PartialFailure";
-
-/**
- * Batches at once unless configured: one deregisters while the other deletes snapshots, which keeps both of EC2's
- * buckets busy (docs/benchmarks.md measures 2 against 4 and 8).
- */
-export const DEFAULT_MAX_CONCURRENCY = 2;
-
 /** A stuck execution must not block the schedule forever: the overlap check waits at most this long. */
 export const EXECUTION_TIMEOUT_SECONDS = 6 * 3600;
 
+/** The three Lambda functions the definition's tasks invoke. */
+export interface FunctionArns {
+    list: string;
+    deregister: string;
+    snapshots: string;
+}
+
 export interface DefinitionOptions {
-    listFunctionArn: string;
-    deregisterFunctionArn: string;
-    deleteSnapshotsFunctionArn: string;
-    /** An AMI strictly older than this many hours is expired. */
-    validHours: number;
-    /** Send every EC2 call with DryRun: proves permissions, deletes nothing. */
-    dryRun: boolean;
-    /** Batches of up to 100 AMIs worked on at once by the inline Map (1 to 40). */
-    maxConcurrency: number;
-    /** EC2 calls each batch invocation keeps in flight (1 to 20). Defaults to 4. */
-    callsPerBatch?: number;
-    /** An AMI with this tag key is kept unless the value is `false`. Defaults to `image-janitor:keep`. */
-    keepTagKey?: string;
-    /** Keep the newest N AMIs of each group. Defaults to `0` (off). */
-    keepLatest?: number;
-    /** Group by this tag's value instead of the name. Defaults to grouping by name. */
-    groupByTag?: string;
-    /** Keep AMIs in use by instances or launch templates. Defaults to `true`. */
-    protectInUse?: boolean;
+    functionArns: FunctionArns;
+    /** Parsed settings: every task receives them whole, as `settings`. */
+    settings: CleanupSettings;
 }
 
 export type AslState = Record<string, unknown>;
@@ -91,7 +73,7 @@ const retryTransient = {
 
 // EC2 still throttling after the SDK's adaptive retries: back off longer, with jitter, so the bucket refills.
 const retryThrottled = {
-    ErrorEquals: ["ImageJanitor.Throttled"],
+    ErrorEquals: [ErrorNames.throttled, ErrorNames.outOfTime],
     IntervalSeconds: 2,
     MaxAttempts: 8,
     BackoffRate: 2,
@@ -101,7 +83,7 @@ const retryThrottled = {
 
 // A just-deregistered AMI can hold its snapshots for a few seconds.
 const retrySnapshotInUse = {
-    ErrorEquals: ["ImageJanitor.SnapshotStillInUse"],
+    ErrorEquals: [ErrorNames.snapshotStillInUse],
     IntervalSeconds: 5,
     MaxAttempts: 5,
     BackoffRate: 2,
@@ -121,23 +103,14 @@ const retrySfn = {
 
 const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: StateNames.batchFailed };
 
-export function validateDefinitionOptions(o: DefinitionOptions): void {
-    validHours(o.validHours);
-    wholeNumber("maxConcurrency", o.maxConcurrency, 1, 40);
-    if (o.callsPerBatch !== undefined) wholeNumber("callsPerBatch", o.callsPerBatch, 1, 20);
-}
-
 /**
  * One execution works one page: up to ~2,000 expired AMIs after a cursor, in Map batches of 100. When more
  * remain it starts a fresh execution for the next page before reporting its own, so no execution's history
  * or payload grows with the account. A scheduled start first checks that no earlier run is still going.
  */
-export function buildDefinition(o: DefinitionOptions): AslDefinition {
-    validateDefinitionOptions(o);
-    const keepTagKey = o.keepTagKey ?? "image-janitor:keep";
-    const calls = o.callsPerBatch ?? DEFAULT_CALLS_IN_FLIGHT;
+export function buildDefinition({ functionArns, settings }: DefinitionOptions): AslDefinition {
     return {
-        Comment: `image-janitor: deregister AMIs older than ${o.validHours} hours and delete their snapshots${o.dryRun ? " (dry run)" : ""}`,
+        Comment: `image-janitor: deregister AMIs older than ${settings.validHours} hours and delete their snapshots${settings.dryRun ? " (dry run)" : ""}`,
         StartAt: StateNames.start,
         TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
         States: {
@@ -181,15 +154,8 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
             },
             [StateNames.list]: {
                 Type: "Task",
-                Resource: o.listFunctionArn,
-                Parameters: {
-                    valid_hours: o.validHours,
-                    keep_tag_key: keepTagKey,
-                    keep_latest: o.keepLatest ?? 0,
-                    protect_in_use: o.protectInUse ?? true,
-                    ...(o.groupByTag ? { group_by_tag: o.groupByTag } : {}),
-                    "after.$": "$.continuation.cursor",
-                },
+                Resource: functionArns.list,
+                Parameters: { settings, "after.$": "$.continuation.cursor" },
                 ResultPath: "$.listed",
                 Retry: [retryTransient, retryThrottled],
                 Next: StateNames.map,
@@ -197,20 +163,15 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
             [StateNames.map]: {
                 Type: "Map",
                 ItemsPath: "$.listed.batches",
-                MaxConcurrency: o.maxConcurrency,
-                ItemSelector: {
-                    "images.$": "$$.Map.Item.Value.images",
-                    dryRun: o.dryRun,
-                    keep_tag_key: keepTagKey,
-                    concurrency: calls,
-                },
+                MaxConcurrency: settings.maxConcurrency,
+                ItemSelector: { "images.$": "$$.Map.Item.Value.images", settings },
                 ItemProcessor: {
                     ProcessorConfig: { Mode: "INLINE" },
                     StartAt: StateNames.deregister,
                     States: {
                         [StateNames.deregister]: {
                             Type: "Task",
-                            Resource: o.deregisterFunctionArn,
+                            Resource: functionArns.deregister,
                             ResultPath: "$.deregistered",
                             Retry: [retryTransient, retryThrottled],
                             Catch: [catchAll],
@@ -218,12 +179,8 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                         },
                         [StateNames.snapshots]: {
                             Type: "Task",
-                            Resource: o.deleteSnapshotsFunctionArn,
-                            Parameters: {
-                                "deregistered.$": "$.deregistered",
-                                dryRun: o.dryRun,
-                                concurrency: calls,
-                            },
+                            Resource: functionArns.snapshots,
+                            Parameters: { "deregistered.$": "$.deregistered", settings },
                             ResultSelector: { "summary.$": "$.summary" },
                             ResultPath: "$.snapshots",
                             Retry: [retryTransient, retryThrottled, retrySnapshotInUse],
@@ -260,9 +217,10 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
                     "continuation.$": "$.continuation",
                     summary: {
                         "page.$": "$.continuation.page",
-                        validHours: o.validHours,
-                        dryRun: o.dryRun,
-                        "expired.$": "$.listed.count",
+                        validHours: settings.validHours,
+                        dryRun: settings.dryRun,
+                        "expired.$": "$.listed.expired",
+                        "inPage.$": "$.listed.count",
                         "remaining.$": "$.listed.remaining",
                         "cursor.$": "$.listed.cursor",
                         "more.$": "$.listed.more",
@@ -327,7 +285,7 @@ export function buildDefinition(o: DefinitionOptions): AslDefinition {
             },
             [StateNames.partialFailure]: {
                 Type: "Fail",
-                Error: PARTIAL_FAILURE_ERROR,
+                Error: ErrorNames.partialFailure,
                 CausePath: "$.cause",
             },
             [StateNames.done]: { Type: "Succeed", OutputPath: "$.summary" },

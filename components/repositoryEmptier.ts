@@ -2,7 +2,7 @@
 // Its code is serialized into state and run later by the engine in a separate process: it requires the SDK inside
 // its methods and captures nothing but pure functions.
 import * as pulumi from "@pulumi/pulumi";
-import { emptyRepository } from "../functions/core/ecr";
+import { emptyRepository } from "../functions/core/ecr/empty";
 
 export interface RepositoryEmptierArgs {
     /** The repository to empty when this resource is deleted. Pass the repository's output so Pulumi orders the deletes. */
@@ -55,9 +55,9 @@ export const repositoryEmptierProvider: pulumi.dynamic.ResourceProvider = {
 
     // Idempotent: an empty or missing repository is success.
     async delete(_id, props) {
-        const { ECRClient } = require("@aws-sdk/client-ecr");
+        const { ECR } = require("@aws-sdk/client-ecr");
         const state = toState(props);
-        const ecr = new ECRClient({ region: state.region });
+        const ecr = new ECR({ region: state.region });
         try {
             await emptyRepository(ecr, {
                 repositoryName: state.repositoryName,

@@ -3,11 +3,10 @@
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { functionArchive } from "./bundle";
 import { customResourceTemplate } from "./cfnTemplates";
+import { bundledFunction } from "./lambda";
 import { emptyRepositoryPolicy } from "./policies";
 import { RepositoryEmptier } from "./repositoryEmptier";
-import { serviceRole } from "./serviceRole";
 
 export const EMPTY_MODES = ["dynamic", "cloudformation"] as const;
 export type EmptyMode = (typeof EMPTY_MODES)[number];
@@ -97,36 +96,21 @@ export class SelfEmptyingRepository extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [repo] },
             );
         } else {
-            const logGroup = new aws.cloudwatch.LogGroup(
-                `${name}-emptier`,
-                { retentionInDays: logRetentionDays },
-                parent,
-            );
-            const { role, policy: rolePolicy } = serviceRole(
+            const { fn } = bundledFunction(
                 `${name}-emptier`,
                 {
-                    service: "lambda.amazonaws.com",
-                    policy: pulumi
-                        .all([repository.arn, logGroup.arn])
-                        .apply(([repoArn, logArn]) => emptyRepositoryPolicy(repoArn, `${logArn}:*`)),
-                },
-                parent,
-            );
-            const fn = new aws.lambda.Function(
-                `${name}-emptier`,
-                {
+                    entry: "empty-repository-cfn",
                     description:
                         "image-janitor: empties the ECR repository when its CloudFormation custom resource is deleted",
-                    runtime: aws.lambda.Runtime.NodeJS22dX,
-                    architectures: ["arm64"],
-                    handler: "index.handler",
-                    code: functionArchive("empty-repository-cfn"),
-                    role: role.arn,
                     timeout: 900,
                     memorySize: 256,
-                    loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+                    logRetentionDays,
+                    policy: (logGroupArn) =>
+                        pulumi
+                            .all([repository.arn, logGroupArn])
+                            .apply(([repoArn, logArn]) => emptyRepositoryPolicy(repoArn, `${logArn}:*`)),
                 },
-                { parent: this, dependsOn: [rolePolicy] },
+                parent,
             );
             new aws.cloudformation.Stack(
                 `${name}-emptier`,
@@ -143,7 +127,8 @@ export class SelfEmptyingRepository extends pulumi.ComponentResource {
                             ),
                         ),
                 },
-                { parent: this, dependsOn: [repo, rolePolicy] },
+                // Deleted before the function, and so before its permissions (the function depends on them).
+                { parent: this, dependsOn: [repo, fn] },
             );
         }
 

@@ -1,130 +1,262 @@
 // `npm run cleanup`: runs the cleanup state machine locally against the AWS endpoint the environment selects.
+// Its flags are the settings module's, in kebab-case; exit codes say what went wrong.
 import { parseArgs } from "node:util";
 import { EC2Client } from "@aws-sdk/client-ec2";
-import { DEFAULT_MAX_CONCURRENCY } from "../components/definition";
-import { ec2ClientConfig } from "../functions/core/clients";
-import { DEFAULT_CALLS_IN_FLIGHT, parseGuardrails } from "../functions/core/handlers";
-import { DEFAULT_KEEP_TAG_KEY } from "../functions/core/images";
-import { silentLog, stderrLog } from "../functions/core/log";
-import { validHours as parseValidHours, wholeNumber } from "../functions/core/validate";
+import {
+    type CleanupSettings,
+    DEFAULT_SETTINGS,
+    flagOf,
+    parseSettings,
+    SETTING_KEYS,
+    SETTINGS,
+    type SettingKey,
+} from "../functions/core/ami/settings";
+import { ec2ClientConfig } from "../functions/core/shared/clients";
+import {
+    classify,
+    ErrorNames,
+    errorMessage,
+    errorName,
+    invalidInput,
+    isOurs,
+    janitorError,
+} from "../functions/core/shared/errors";
+import { silentLog, stderrLog } from "../functions/core/shared/log";
+import { checkRegions } from "../functions/core/shared/regions";
 import { renderSummary } from "./report";
-import { runCleanup } from "./run";
+import { type RunSummary, runCleanup } from "./run";
 
-const USAGE = `usage: npm run cleanup -- --valid-hours <H> [--dry-run] [--json] [--max-concurrency <1-40>] [--verbose]
-         [--calls-per-batch <1-20>] [--keep-tag <KEY>] [--keep-latest <N>] [--group-by-tag <KEY>]
-         [--no-protect-in-use]
-
-Deregisters the account's AMIs strictly older than H hours and deletes their EBS snapshots, by running the
-deployed state machine's definition in this process. AWS_REGION, the credential chain and AWS_ENDPOINT_URL
-select the account or a local emulator. Try --dry-run first: it sends every call with EC2's DryRun flag.`;
-
-export class UsageError extends Error {}
-
-export interface CliOptions {
-    validHours: number;
-    dryRun: boolean;
-    json: boolean;
-    verbose: boolean;
-    maxConcurrency: number;
-    callsPerBatch: number;
-    keepTagKey: string;
-    keepLatest: number;
-    groupByTag?: string;
-    protectInUse: boolean;
-}
-
-const OPTIONS = {
-    "valid-hours": { type: "string" },
-    "dry-run": { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    verbose: { type: "boolean", default: false },
-    "max-concurrency": { type: "string", default: String(DEFAULT_MAX_CONCURRENCY) },
-    "calls-per-batch": { type: "string", default: String(DEFAULT_CALLS_IN_FLIGHT) },
-    "keep-tag": { type: "string", default: DEFAULT_KEEP_TAG_KEY },
-    "keep-latest": { type: "string", default: "0" },
-    "group-by-tag": { type: "string" },
-    "no-protect-in-use": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
+/** What the process's exit code means. */
+export const ExitCodes = {
+    done: 0,
+    /** Some AMIs failed; the others were done. */
+    someFailed: 1,
+    badFlags: 2,
+    unreachable: 3,
+    noCredentials: 4,
+    accessDenied: 5,
 } as const;
 
-/** Every flag error, from parseArgs or from a value check, becomes a UsageError (exit code 2). */
+const EXIT_BY_ERROR: Record<string, number> = {
+    [ErrorNames.unreachable]: ExitCodes.unreachable,
+    [ErrorNames.noCredentials]: ExitCodes.noCredentials,
+    [ErrorNames.accessDenied]: ExitCodes.accessDenied,
+};
+
+/** Older spellings that keep working. */
+const ALIASES: Partial<Record<string, SettingKey>> = { "keep-tag": "keepTagKey" };
+
+/** Flags that are not settings. */
+const RUNNER_FLAGS = {
+    json: { type: "boolean" },
+    verbose: { type: "boolean" },
+    help: { type: "boolean" },
+    region: { type: "string", multiple: true },
+    profile: { type: "string" },
+} as const;
+
+type FlagSpec = { type: "string" | "boolean"; multiple?: boolean };
+
+const isSwitch = (key: SettingKey) => SETTINGS[key].type === "boolean";
+
+const OPTIONS: Record<string, FlagSpec> = {
+    ...Object.fromEntries(
+        SETTING_KEYS.map((key) => [flagOf(key), { type: isSwitch(key) ? "boolean" : "string" }]),
+    ),
+    ...Object.fromEntries(Object.keys(ALIASES).map((alias) => [alias, { type: "string" }])),
+    ...RUNNER_FLAGS,
+};
+
+function usage(): string {
+    const flags = SETTING_KEYS.map((key) => {
+        const d = SETTINGS[key].default;
+        if (isSwitch(key)) return `[--${flagOf(key)}]`;
+        return key === "validHours" ? `--${flagOf(key)} <N>` : `[--${flagOf(key)} <${d === "" ? "…" : d}>]`;
+    });
+    const lines: string[] = [];
+    let line = "usage: npm run cleanup --";
+    for (const f of [...flags, "[--region <R>]...", "[--profile <P>]", "[--json]", "[--verbose]"]) {
+        if (line.length + f.length > 110) {
+            lines.push(line);
+            line = "        ";
+        }
+        line += ` ${f}`;
+    }
+    lines.push(line);
+    return `${lines.join("\n")}
+
+Deregisters the account's AMIs strictly older than --valid-hours and deletes their EBS snapshots, by running the
+deployed state machine's definition in this process. --region (repeatable) and --profile, or AWS_REGION, the
+credential chain and AWS_ENDPOINT_URL, select the account or a local emulator. Each flag is the config key of the
+same name (README: Configuration). Try --dry-run first: it sends every call with EC2's DryRun flag.
+Exit codes: 0 done, 1 some AMIs failed, 2 bad flags, 3 endpoint unreachable, 4 no usable credentials,
+5 access denied.`;
+}
+
+export interface CliOptions {
+    settings: CleanupSettings;
+    json: boolean;
+    verbose: boolean;
+    /** Empty: the region the environment or profile selects. */
+    regions: string[];
+    profile?: string;
+    help: boolean;
+}
+
+/** Every flag error, from parseArgs or from a value check, is an invalid-input error (exit code 2). */
 export function parseCli(argv: string[]): CliOptions {
+    const parse = () =>
+        parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS, tokens: true });
+    let parsed: ReturnType<typeof parse>;
     try {
-        const v = parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS }).values;
-        if (v.help) throw new UsageError("");
-        if (v["valid-hours"] === undefined) throw new UsageError("--valid-hours is required");
-        return {
-            validHours: parseValidHours(v["valid-hours"], "--valid-hours"),
-            maxConcurrency: wholeNumber("--max-concurrency", v["max-concurrency"], 1, 40),
-            callsPerBatch: wholeNumber("--calls-per-batch", v["calls-per-batch"], 1, 20),
-            dryRun: v["dry-run"],
-            json: v.json,
-            verbose: v.verbose,
-            // The same checks the list Lambda applies to its event, under the flags' names.
-            ...guardrailFlags(v),
-        };
+        parsed = parse();
     } catch (err) {
-        throw err instanceof UsageError ? err : new UsageError((err as Error).message);
+        throw janitorError(ErrorNames.invalidInput, errorMessage(err));
+    }
+    const { values, tokens } = parsed;
+    const given = new Map<string, number>();
+    for (const t of tokens) if (t.kind === "option") given.set(t.name, (given.get(t.name) ?? 0) + 1);
+    for (const [name, count] of given) {
+        if (count > 1 && !OPTIONS[name].multiple) {
+            throw janitorError(ErrorNames.invalidInput, `--${name} is given ${count} times; give it once`);
+        }
+    }
+    // The flag the user typed for each setting, so that an error names it.
+    const typed = new Map<SettingKey, string>(SETTING_KEYS.map((k) => [k, flagOf(k)]));
+    for (const [alias, key] of Object.entries(ALIASES)) {
+        if (!key || !given.has(alias)) continue;
+        if (given.has(flagOf(key))) {
+            throw janitorError(
+                ErrorNames.invalidInput,
+                `--${alias} and --${flagOf(key)} are the same setting; give one`,
+            );
+        }
+        typed.set(key, alias);
+    }
+    const raw: Record<string, unknown> = {};
+    for (const key of SETTING_KEYS) {
+        const value = values[typed.get(key) ?? flagOf(key)];
+        if (value === undefined) continue;
+        // A switch given turns its setting from its default to the other value.
+        raw[key] = isSwitch(key) ? !SETTINGS[key].default : value;
+    }
+    const common = { json: values.json === true, verbose: values.verbose === true };
+    if (values.help === true) return { ...common, settings: DEFAULT_SETTINGS, regions: [], help: true };
+    return {
+        ...common,
+        settings: parseSettings(raw, { nameOf: (k) => `--${typed.get(k)}`, required: ["validHours"] }),
+        regions: checkRegions((values.region as string[] | undefined) ?? [], "--region"),
+        ...(typeof values.profile === "string" ? { profile: nonEmpty(values.profile) } : {}),
+        help: false,
+    };
+}
+
+function nonEmpty(profile: string): string {
+    if (profile.trim() === "") throw invalidInput("--profile", profile, "a profile name from ~/.aws/config");
+    return profile;
+}
+
+/** What one region's run ended with: its summary, or the error that stopped it. */
+type RegionRun = { region: string; summary: RunSummary } | { region: string; error: Error };
+
+const endpointOf = (region: string) =>
+    process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL ?? `https://ec2.${region}.amazonaws.com`;
+
+const WHAT_WENT_WRONG: Record<string, string> = {
+    [ErrorNames.unreachable]: "cannot reach EC2",
+    [ErrorNames.noCredentials]: "no usable AWS credentials for EC2",
+    [ErrorNames.accessDenied]: "access denied by EC2",
+};
+
+/** The error that stopped a run, named by class, with the region and endpoint it was talking to. */
+function runError(err: unknown, region: string): Error {
+    const cause = (err as { cause?: unknown }).cause ?? err;
+    const name = isOurs(cause) ? errorName(cause) : classify(cause);
+    const what = WHAT_WENT_WRONG[name] ?? "the run failed";
+    return janitorError(
+        name as never,
+        `${what} in ${region} at ${endpointOf(region)}: ${errorName(cause)}: ${errorMessage(cause)}`,
+    );
+}
+
+function exitCodeOf(run: RegionRun): number {
+    if ("error" in run) return EXIT_BY_ERROR[run.error.name] ?? ExitCodes.someFailed;
+    const codes = run.summary.failed.map((f) => EXIT_BY_ERROR[f.error.split(":")[0]] ?? ExitCodes.someFailed);
+    return Math.max(ExitCodes.done, ...codes);
+}
+
+async function runRegion(region: string | undefined, opts: CliOptions): Promise<RegionRun> {
+    const ec2 = new EC2Client({
+        ...ec2ClientConfig,
+        ...(region ? { region } : {}),
+        ...(opts.profile ? { profile: opts.profile } : {}),
+    });
+    let resolved: string;
+    try {
+        resolved = await ec2.config.region();
+    } catch (err) {
+        throw janitorError(
+            ErrorNames.invalidInput,
+            `no usable AWS region (${errorMessage(err)}): give --region, or set AWS_REGION (or a profile with a region)`,
+        );
+    }
+    try {
+        const summary = await runCleanup({
+            ec2,
+            settings: opts.settings,
+            log: opts.json || opts.verbose ? stderrLog : silentLog,
+            onProgress: opts.json
+                ? undefined
+                : (done, total) => process.stderr.write(`\r${resolved}: ${done}/${total} AMIs done`),
+        });
+        if (!opts.json && summary.expired.length > 0) process.stderr.write("\n");
+        return { region: resolved, summary };
+    } catch (err) {
+        return { region: resolved, error: runError(err, resolved) };
+    } finally {
+        ec2.destroy();
     }
 }
 
-const FLAG_NAMES = {
-    keepTagKey: "--keep-tag",
-    keepLatest: "--keep-latest",
-    groupByTag: "--group-by-tag",
-    protectInUse: "--no-protect-in-use",
-};
-
-function guardrailFlags(v: Record<string, string | boolean | undefined>) {
-    return parseGuardrails(
-        {
-            keepTagKey: v["keep-tag"],
-            keepLatest: v["keep-latest"],
-            groupByTag: v["group-by-tag"],
-            protectInUse: !v["no-protect-in-use"],
-        },
-        FLAG_NAMES,
-    );
-}
+const errorDoc = (e: Error) => ({ error: { name: e.name, message: e.message } });
 
 export async function main(argv: string[]): Promise<number> {
     let opts: CliOptions;
     try {
         opts = parseCli(argv);
     } catch (err) {
-        const message = (err as Error).message;
-        process.stderr.write(`${message ? `error: ${message}\n\n` : ""}${USAGE}\n`);
-        return message ? 2 : 0;
+        process.stderr.write(`error: ${errorMessage(err)}\n\n${usage()}\n`);
+        return ExitCodes.badFlags;
     }
-    const ec2 = new EC2Client(ec2ClientConfig);
+    if (opts.help) {
+        process.stdout.write(`${usage()}\n`);
+        return ExitCodes.done;
+    }
+    const runs: RegionRun[] = [];
     try {
-        await ec2.config.region();
-    } catch {
-        process.stderr.write("error: no AWS region: set AWS_REGION (or a profile with a region)\n");
-        return 2;
+        for (const region of opts.regions.length > 0 ? opts.regions : [undefined])
+            runs.push(await runRegion(region, opts));
+    } catch (err) {
+        process.stderr.write(`error: ${errorMessage(err)}\n`);
+        return ExitCodes.badFlags;
     }
-    const summary = await runCleanup({
-        ec2,
-        validHours: opts.validHours,
-        dryRun: opts.dryRun,
-        maxConcurrency: opts.maxConcurrency,
-        callsPerBatch: opts.callsPerBatch,
-        keepTagKey: opts.keepTagKey,
-        keepLatest: opts.keepLatest,
-        groupByTag: opts.groupByTag,
-        protectInUse: opts.protectInUse,
-        log: opts.json || opts.verbose ? stderrLog : silentLog,
-        onProgress: opts.json
-            ? undefined
-            : (done, total) => process.stderr.write(`\r${done}/${total} AMIs done`),
-    });
+    const docOf = (run: RegionRun) =>
+        "error" in run
+            ? { region: run.region, ...errorDoc(run.error) }
+            : { region: run.region, ...run.summary };
     if (opts.json) {
-        process.stdout.write(`${JSON.stringify(summary)}\n`);
-    } else {
-        if (summary.expired.length > 0) process.stderr.write("\n");
-        process.stdout.write(renderSummary(summary));
+        const doc =
+            runs.length === 1
+                ? docOf(runs[0])
+                : { regions: Object.fromEntries(runs.map((r) => [r.region, docOf(r)])) };
+        process.stdout.write(`${JSON.stringify(doc)}\n`);
     }
-    return summary.failed.length > 0 ? 1 : 0;
+    for (const run of runs) {
+        if ("error" in run) process.stderr.write(`error: ${run.error.message}\n`);
+        else if (!opts.json)
+            process.stdout.write(`${runs.length > 1 ? `${run.region}:\n` : ""}${renderSummary(run.summary)}`);
+    }
+    return Math.max(...runs.map(exitCodeOf));
 }
 
 if (require.main === module) {
@@ -133,8 +265,8 @@ if (require.main === module) {
             process.exitCode = code;
         },
         (err) => {
-            process.stderr.write(`error: ${(err as Error).message}\n`);
-            process.exitCode = 1;
+            process.stderr.write(`error: ${errorMessage(err)}\n`);
+            process.exitCode = ExitCodes.someFailed;
         },
     );
 }

@@ -1,5 +1,6 @@
 // `npm run demo`: the try-it-now path. Starts moto, seeds AMIs of mixed ages, dry-runs, cleans up, shows what is left.
 import { DescribeImagesCommand, DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
+import { settingsWith } from "../functions/core/ami/settings";
 import { hoursAgo, MOTO_ACCOUNT_ID, motoEc2, type SeedAmi, startMoto } from "./moto";
 import { renderSummary } from "./report";
 import { runCleanup } from "./run";
@@ -38,9 +39,15 @@ async function main(): Promise<void> {
     const moto = await startMoto({ amis: DEMO_AMIS });
     try {
         const ec2 = motoEc2(moto.endpoint);
-        process.stdout.write(renderSummary(await runCleanup({ ec2, validHours: VALID_HOURS, dryRun: true })));
+        process.stdout.write(
+            renderSummary(
+                await runCleanup({ ec2, settings: settingsWith({ validHours: VALID_HOURS, dryRun: true }) }),
+            ),
+        );
         process.stdout.write("\n");
-        process.stdout.write(renderSummary(await runCleanup({ ec2, validHours: VALID_HOURS })));
+        process.stdout.write(
+            renderSummary(await runCleanup({ ec2, settings: settingsWith({ validHours: VALID_HOURS }) })),
+        );
         const images = (await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [];
         const snapshots =
             (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];

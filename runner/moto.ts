@@ -1,12 +1,12 @@
 // Local AWS emulator harness: finds or installs moto, starts it on a free loopback port, seeds AMIs, stops it.
+// The demo, the benchmark and the tests share it; test fixtures live in tests/.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EC2Client } from "@aws-sdk/client-ec2";
-import { ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
+import { ECR } from "@aws-sdk/client-ecr";
 
 /** moto's default account: AMIs seeded with this owner are the account's own. */
 export const MOTO_ACCOUNT_ID = "123456789012";
@@ -122,55 +122,6 @@ export function hoursAgo(hours: number, now = new Date()): string {
     return new Date(now.getTime() - hours * 3_600_000).toISOString();
 }
 
-export function motoEcr(endpoint: string): ECRClient {
-    return new ECRClient({ endpoint, region: MOTO_REGION, credentials: motoCredentials });
-}
-
-/** A Docker v2 manifest whose layer digest is unique to `n`: moto derives the image digest from the layers. */
-export function testManifest(n: number): string {
-    const hex = (x: number, salt: string) => createHash("sha256").update(`${salt}-${x}`).digest("hex");
-    return JSON.stringify({
-        schemaVersion: 2,
-        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-        config: {
-            mediaType: "application/vnd.docker.container.image.v1+json",
-            size: 100,
-            digest: `sha256:${hex(n, "config")}`,
-        },
-        layers: [
-            {
-                mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                size: 1000,
-                digest: `sha256:${hex(n, "layer")}`,
-            },
-        ],
-    });
-}
-
-/**
- * Pushes `count` distinct images: image n gets `tagsPer(n)` tags (0 leaves it untagged). Returns how many
- * ListImages entries (one per tag, one for an untagged image) the repository then holds.
- */
-export async function pushTestImages(
-    ecr: ECRClient,
-    repositoryName: string,
-    count: number,
-    tagsPer: (n: number) => number,
-): Promise<number> {
-    let entries = 0;
-    for (let n = 0; n < count; n++) {
-        const manifest = testManifest(n);
-        const tags = tagsPer(n);
-        if (tags === 0) {
-            await ecr.send(new PutImageCommand({ repositoryName, imageManifest: manifest }));
-            entries += 1;
-        }
-        for (let t = 0; t < tags; t++) {
-            await ecr.send(
-                new PutImageCommand({ repositoryName, imageManifest: manifest, imageTag: `v${n}-${t}` }),
-            );
-            entries += 1;
-        }
-    }
-    return entries;
+export function motoEcr(endpoint: string): ECR {
+    return new ECR({ endpoint, region: MOTO_REGION, credentials: motoCredentials });
 }

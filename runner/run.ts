@@ -1,13 +1,12 @@
 // Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
 // entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
 import type { EC2Client } from "@aws-sdk/client-ec2";
-import {
-    buildDefinition,
-    DEFAULT_MAX_CONCURRENCY,
-    PARTIAL_FAILURE_ERROR,
-    StateNames,
-} from "../components/definition";
-import type { BatchSummary, ImageRecord } from "../functions/core/batches";
+import { buildDefinition, type FunctionArns, StateNames } from "../components/definition";
+import type { BatchSummary, ImageRecord } from "../functions/core/ami/batches";
+import type { ImageItem } from "../functions/core/ami/listing";
+import type { Backoff } from "../functions/core/ami/pool";
+import type { Skipped } from "../functions/core/ami/selection";
+import type { CleanupSettings } from "../functions/core/ami/settings";
 import {
     type DeleteSnapshotsEvent,
     type DeregisterEvent,
@@ -15,33 +14,24 @@ import {
     deregisterBatchHandler,
     type ListEvent,
     listExpiredImagesHandler,
-} from "../functions/core/handlers";
-import type { ImageItem, Listing } from "../functions/core/images";
-import { type Log, silentLog } from "../functions/core/log";
-import type { Backoff } from "../functions/core/pool";
-import type { Skipped } from "../functions/core/selection";
+} from "../functions/core/ami/tasks";
+import { ErrorNames } from "../functions/core/shared/errors";
+import { type Log, silentLog } from "../functions/core/shared/log";
 import { type RunStats, runExecutions } from "./engine";
 
 export type { RunStats } from "./engine";
 
 /** Placeholder ARNs: every Task is overridden by a local handler, so nothing is invoked in AWS. */
-export const LOCAL_FUNCTION_ARNS = {
-    listFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-list",
-    deregisterFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-deregister",
-    deleteSnapshotsFunctionArn:
-        "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-snapshots",
+export const LOCAL_FUNCTION_ARNS: FunctionArns = {
+    list: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-list",
+    deregister: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-deregister",
+    snapshots: "arn:aws:lambda:us-east-1:123456789012:function:image-janitor-local-snapshots",
 };
-export const LOCAL_STATE_MACHINE_ARN =
-    "arn:aws:states:us-east-1:123456789012:stateMachine:image-janitor-local";
 
 export interface LocalRunOptions {
     ec2: EC2Client;
-    validHours: number;
-    dryRun?: boolean;
-    /** Batches worked at once. Defaults to 2. */
-    maxConcurrency?: number;
-    /** EC2 calls each batch keeps in flight. Defaults to 4. */
-    callsPerBatch?: number;
+    /** Parsed by the settings module, as the deployed state machine receives them. */
+    settings: CleanupSettings;
     log?: Log;
     now?: () => Date;
     /** Called as batches finish: AMIs done so far, and AMIs found to delete so far. */
@@ -50,19 +40,16 @@ export interface LocalRunOptions {
     retryIntervalMs?: number;
     /** Backoff for throttled EC2 calls inside a batch. Defaults to the deployed functions' backoff. */
     backoff?: Backoff;
-    /** Guardrails, as the deployed state machine takes them; see DefinitionOptions for the defaults. */
-    keepTagKey?: string;
-    keepLatest?: number;
-    groupByTag?: string;
-    protectInUse?: boolean;
     /** Aborting stops the running execution, as StopExecution would; the run then rejects. */
     signal?: AbortSignal;
 }
 
+export type ImageResult = "deleted" | "would-delete" | "kept" | "failed";
+
 export interface RunSummary {
     dryRun: boolean;
     validHours: number;
-    /** The AMIs the run set out to delete, page after page. */
+    /** Every AMI strictly older than validHours when listed, kept ones included, page after page. */
     expired: ImageItem[];
     /** Expired AMIs kept by a guardrail when listed, or found kept when their batch ran, with the reason. */
     skipped: Skipped[];
@@ -97,32 +84,26 @@ export function describeFailure(error: string | undefined, cause: string | undef
     return error ? `${error}: ${message}` : message;
 }
 
+/** Each AMI's result in the summary, for the table. */
+export function resultsOf(s: RunSummary): Map<string, { result: ImageResult; detail: string }> {
+    const out = new Map<string, { result: ImageResult; detail: string }>();
+    for (const k of s.skipped) out.set(k.imageId, { result: "kept", detail: k.reason });
+    for (const d of s.deleted) out.set(d.imageId, { result: "deleted", detail: d.snapshotIds.join(",") });
+    for (const d of s.wouldDelete)
+        out.set(d.imageId, { result: "would-delete", detail: d.snapshotIds.join(",") });
+    for (const f of s.failed) out.set(f.imageId, { result: "failed", detail: f.error });
+    return out;
+}
+
 export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
-    const {
-        ec2,
-        validHours,
-        dryRun = false,
-        maxConcurrency = DEFAULT_MAX_CONCURRENCY,
-        log = silentLog,
-        now,
-        onProgress,
-    } = opts;
-    const definition = buildDefinition({
-        ...LOCAL_FUNCTION_ARNS,
-        validHours,
-        dryRun,
-        maxConcurrency,
-        callsPerBatch: opts.callsPerBatch,
-        keepTagKey: opts.keepTagKey,
-        keepLatest: opts.keepLatest,
-        groupByTag: opts.groupByTag,
-        protectInUse: opts.protectInUse,
-    });
+    const { ec2, settings, log = silentLog, now, onProgress } = opts;
+    const definition = buildDefinition({ functionArns: LOCAL_FUNCTION_ARNS, settings });
     const handlerOpts = { log, now, ...(opts.backoff ? { backoff: opts.backoff } : {}) };
 
-    const listed = new Map<string, ImageItem>();
+    // Every listing's expired AMIs and keeps, first seen wins: later pages re-list the account.
+    const expired = new Map<string, ImageItem>();
+    const skipped = new Map<string, string>();
     const paged: string[] = [];
-    let firstListing: Listing | undefined;
     let estimatedGiB = 0;
     const records = new Map<string, ImageRecord>();
     const batchesByFirstId = new Map<string, string[]>();
@@ -132,8 +113,8 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const list = listExpiredImagesHandler(ec2, {
         ...handlerOpts,
         onListing: (listing) => {
-            firstListing ??= listing;
-            for (const i of listing.images) listed.set(i.imageId, i);
+            for (const i of listing.expired) if (!expired.has(i.imageId)) expired.set(i.imageId, i);
+            for (const k of listing.skipped) if (!skipped.has(k.imageId)) skipped.set(k.imageId, k.reason);
         },
     });
     const deregister = deregisterBatchHandler(ec2, handlerOpts);
@@ -143,7 +124,7 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         ec2,
         retryIntervalMs: opts.retryIntervalMs,
         signal: opts.signal,
-        reportedFailure: PARTIAL_FAILURE_ERROR,
+        reportedFailure: ErrorNames.partialFailure,
         lambdas: {
             [StateNames.list]: async (event) => {
                 const page = await list(event as ListEvent);
@@ -193,20 +174,20 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         }
     }
     const all = paged.map((id) => records.get(id)).filter((r): r is ImageRecord => !!r);
+    // Each AMI ends one way: its batch's record, where it has one, overrides what a listing said.
+    for (const r of all) {
+        if (r.status === "kept") skipped.set(r.imageId, r.reason ?? "");
+        else skipped.delete(r.imageId);
+    }
     const done = (r: ImageRecord) => ({
         imageId: r.imageId,
         snapshotIds: [...r.snapshotIds, ...r.alreadyGone],
     });
     return {
-        dryRun,
-        validHours,
-        expired: paged.map((id) => listed.get(id)).filter((i): i is ImageItem => !!i),
-        skipped: [
-            ...(firstListing?.skipped ?? []),
-            ...all
-                .filter((r) => r.status === "kept")
-                .map((r) => ({ imageId: r.imageId, reason: r.reason ?? "" })),
-        ],
+        dryRun: settings.dryRun,
+        validHours: settings.validHours,
+        expired: [...expired.values()],
+        skipped: [...skipped].map(([imageId, reason]) => ({ imageId, reason })),
         estimatedGiB,
         deleted: all.filter((r) => r.status === "deleted").map(done),
         wouldDelete: all.filter((r) => r.status === "would-delete").map(done),

@@ -95,5 +95,5 @@ export function maxPayloadBytes(events: readonly LocalEvent[]): number {
     return max;
 }
 
-/** Step Functions' limits the stats are measured against (AWS-FACTS.md). */
+/** Step Functions' quotas for standard workflows (AWS docs: Step Functions service quotas): 256 KiB per state input or output, 25,000 history events per execution. */
 export const SFN_LIMITS = { payloadBytes: 256 * 1024, historyEvents: 25_000 } as const;

@@ -22,29 +22,39 @@ export const TEST_CONFIG = {
 
 pulumi.runtime.setAllConfig(TEST_CONFIG);
 
-/** Realistic computed outputs: an ARN and a physical name derived the way AWS and Pulumi derive them. */
+/** Each resource type's ARN, in its service's real format, so that a swapped reference fails a test. */
+const ARNS: Record<string, (physical: string) => string> = {
+    "aws:lambda/function:Function": (n) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${n}`,
+    "aws:cloudwatch/logGroup:LogGroup": (n) => `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${n}`,
+    "aws:iam/role:Role": (n) => `arn:aws:iam::${ACCOUNT_ID}:role/${n}`,
+    "aws:sfn/stateMachine:StateMachine": (n) => `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:${n}`,
+    "aws:scheduler/schedule:Schedule": (n) =>
+        `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule/default/${n}`,
+    "aws:sns/topic:Topic": (n) => `arn:aws:sns:${REGION}:${ACCOUNT_ID}:${n}`,
+    "aws:sns/topicSubscription:TopicSubscription": (n) =>
+        `arn:aws:sns:${REGION}:${ACCOUNT_ID}:${n}:0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d`,
+    "aws:cloudwatch/eventRule:EventRule": (n) => `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/${n}`,
+    "aws:cloudformation/stack:Stack": (n) =>
+        `arn:aws:cloudformation:${REGION}:${ACCOUNT_ID}:stack/${n}/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d`,
+    "aws:rbin/rule:Rule": (n) => `arn:aws:rbin:${REGION}:${ACCOUNT_ID}:rule/${n}`,
+};
+
+/**
+ * Realistic computed outputs: an ARN in its service's format and a physical name derived the way AWS and Pulumi
+ * derive them. A type that has no ARN in AWS (a role policy, a topic policy, an event target) gets none.
+ */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const physical =
         (inputs.name as string | undefined) ??
         (inputs.namePrefix ? `${inputs.namePrefix}0a1b2c3d` : `${name}-0a1b2c3`);
-    const arns: Record<string, string> = {
-        "aws:lambda/function:Function": `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${physical}`,
-        "aws:cloudwatch/logGroup:LogGroup": `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${physical}`,
-        "aws:iam/role:Role": `arn:aws:iam::${ACCOUNT_ID}:role/${physical}`,
-        "aws:sfn/stateMachine:StateMachine": `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:${physical}`,
-        "aws:scheduler/schedule:Schedule": `arn:aws:scheduler:${REGION}:${ACCOUNT_ID}:schedule/default/${physical}`,
-    };
     if (type === "awsx:ecr:Repository") {
         // awsx's remote component: its outputs are the inner repository and its URL.
         const url = `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${physical}`;
         const arn = `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${physical}`;
         return { url, repository: { name: physical, arn, registryId: ACCOUNT_ID, repositoryUrl: url } };
     }
-    return {
-        ...inputs,
-        name: physical,
-        arn: arns[type] ?? `arn:aws:mock:${REGION}:${ACCOUNT_ID}:${physical}`,
-    };
+    const arn = ARNS[type]?.(physical);
+    return { ...inputs, name: physical, ...(arn ? { arn } : {}) };
 }
 
 pulumi.runtime.setMocks(

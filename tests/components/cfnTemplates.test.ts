@@ -29,8 +29,8 @@ describe("CloudFormation templates", () => {
                 Sid: "WriteOwnLogs",
                 Effect: "Allow",
                 Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub expression
-                Resource: { "Fn::Sub": "${EmptierLogGroup.Arn}:*" },
+                // AWS::Logs::LogGroup's Arn attribute is `arn:…:log-group:NAME:*`: appending `:*` would match nothing.
+                Resource: { "Fn::GetAtt": ["EmptierLogGroup", "Arn"] },
             },
             {
                 Sid: "EmptyRepository",

@@ -3,7 +3,11 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
+import { PROGRAM_DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
+import { DEFAULT_SETTINGS, SETTINGS, type SettingKey } from "../../functions/core/ami/settings";
+
+/** Every config key's default: the cleanup's settings and the program's own keys. */
+const DEFAULTS = { ...DEFAULT_SETTINGS, ...PROGRAM_DEFAULTS };
 
 const read = (values: Record<string, string>, stackRegion: string | undefined = "eu-west-1") =>
     readJanitorConfig({ get: (k) => values[k] }, "Prod_EU", stackRegion);
@@ -11,7 +15,8 @@ const read = (values: Record<string, string>, stackRegion: string | undefined = 
 describe("stack config", () => {
     it("applies the documented defaults, deriving the repository name from the stack", () => {
         assert.deepEqual(read({}), {
-            ...DEFAULTS,
+            ...PROGRAM_DEFAULTS,
+            settings: DEFAULT_SETTINGS,
             repositoryName: "image-janitor-prod-eu",
             regions: ["eu-west-1"],
         });
@@ -44,16 +49,29 @@ describe("stack config", () => {
             { type: string; default?: unknown; description: string }
         >;
         assert.deepEqual(Object.keys(declared).sort(), Object.keys(DEFAULTS).sort());
-        const typeOf = (v: unknown) => (typeof v === "number" ? "integer" : typeof v);
+        const typeOf = (key: string, v: unknown) =>
+            key in SETTINGS ? SETTINGS[key as SettingKey].type : typeof v === "number" ? "integer" : typeof v;
         for (const [key, value] of Object.entries(DEFAULTS)) {
             const d = declared[key];
             assert.ok(d.description.length > 20, `${key} has a description`);
             if (key === "regions") {
                 assert.deepEqual([d.type, d.default], ["array", undefined], "regions defaults to aws:region");
             } else {
-                assert.deepEqual([key, d.type, d.default], [key, typeOf(value), value]);
+                assert.deepEqual([key, d.type, d.default], [key, typeOf(key, value), value]);
             }
         }
+    });
+
+    it("the dev stack is safe to deploy first: a dry run, and only AMIs older than a day", () => {
+        const dev = parse(readFileSync(join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8"))
+            .config as Record<string, string>;
+        const values = Object.fromEntries(
+            Object.entries(dev)
+                .filter(([k]) => k.startsWith("image-janitor:"))
+                .map(([k, v]) => [k.slice("image-janitor:".length), String(v)]),
+        );
+        const { settings } = readJanitorConfig({ get: (k) => values[k] }, "dev", dev["aws:region"]);
+        assert.deepEqual([settings.dryRun, settings.validHours], [true, 24]);
     });
 
     it("reads every key", () => {
@@ -77,11 +95,17 @@ describe("stack config", () => {
             alertEmail: "ops@example.com",
         };
         assert.deepEqual(read(all), {
-            validHours: 1,
+            settings: {
+                validHours: 1,
+                dryRun: true,
+                maxConcurrency: 40,
+                callsPerBatch: 20,
+                keepTagKey: "retain",
+                keepLatest: 2,
+                groupByTag: "app",
+                protectInUse: false,
+            },
             schedule: "cron(0 3 * * ? *)",
-            dryRun: true,
-            maxConcurrency: 40,
-            callsPerBatch: 20,
             regions: ["us-east-1", "eu-central-1", "us-gov-west-1"],
             logRetentionDays: 365,
             repositoryName: "team/web-app",
@@ -89,10 +113,6 @@ describe("stack config", () => {
             untaggedExpiryDays: 3,
             immutableTags: true,
             ecrEmptyMode: "cloudformation",
-            keepTagKey: "retain",
-            keepLatest: 2,
-            groupByTag: "app",
-            protectInUse: false,
             alertEmail: "ops@example.com",
             alertTopicArn: "",
         });
@@ -186,7 +206,7 @@ describe("stack config", () => {
     ];
     for (const [key, value, message] of bad) {
         it(`rejects ${key}=${JSON.stringify(value)} naming the key and the value`, () => {
-            assert.throws(() => read({ [key]: value }), { name: "ConfigError", message });
+            assert.throws(() => read({ [key]: value }), { name: "ImageJanitor.InvalidInput", message });
         });
     }
 
@@ -204,21 +224,36 @@ describe("stack config", () => {
             [
                 { regions: "us-east-1,Mars" },
                 "eu-west-1",
-                `an AWS region like us-east-1, in ${allowed} (got "Mars")`,
+                `an AWS region, e.g. us-east-1 or eu-west-1 (got "Mars")`,
             ],
-            [{ regions: "[1]" }, "eu-west-1", `an AWS region like us-east-1, in ${allowed} (got 1)`],
+            [{ regions: "[1]" }, "eu-west-1", "an AWS region, e.g. us-east-1 or eu-west-1 (got 1)"],
+            // The shape of a region, but no region @pulumi/aws knows.
+            [
+                { regions: "xx-nowhere-9" },
+                "eu-west-1",
+                `an AWS region, e.g. us-east-1 or eu-west-1 (got "xx-nowhere-9")`,
+            ],
             [
                 { regions: "us-east-1,eu-west-1,us-east-1" },
                 "eu-west-1",
-                `${allowed} without repeats (us-east-1 is listed twice) (got "us-east-1,eu-west-1,us-east-1")`,
+                `regions without repeats (us-east-1 is given twice) (got "us-east-1,eu-west-1,us-east-1")`,
             ],
         ];
         for (const [values, stackRegion, message] of cases) {
             assert.throws(() => readJanitorConfig({ get: (k) => values[k] }, "Prod_EU", stackRegion), {
-                name: "ConfigError",
+                name: "ImageJanitor.InvalidInput",
                 message: `invalid config image-janitor:regions must be ${message}`,
             });
         }
+    });
+
+    it("refuses groupByTag without keepLatest: it would do nothing", () => {
+        assert.throws(() => read({ groupByTag: "app" }), {
+            name: "ImageJanitor.InvalidInput",
+            message:
+                'invalid config image-janitor:groupByTag must be empty while keepLatest is 0: it groups AMIs for keepLatest and does nothing else; set keepLatest to 1 or more (got "app")',
+        });
+        assert.equal(read({ groupByTag: "app", keepLatest: "1" }).settings.groupByTag, "app");
     });
 
     it("takes an alert email or an alert topic, not both", () => {
@@ -233,7 +268,7 @@ describe("stack config", () => {
                     alertTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts",
                 }),
             {
-                name: "ConfigError",
+                name: "ImageJanitor.InvalidInput",
                 message:
                     'invalid config image-janitor:alertEmail and alertTopicArn are exclusive: set one (got "ops@example.com" and "arn:aws:sns:eu-west-1:123456789012:alerts")',
             },

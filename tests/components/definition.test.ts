@@ -1,6 +1,7 @@
 // The ASL builder, without mocks: exact shape, retries, compact items, and validity per asl-validator.
 import * as assert from "node:assert/strict";
-import { buildDefinition, LAMBDA_TRANSIENT_ERRORS, PARTIAL_FAILURE_ERROR } from "../../components/definition";
+import { buildDefinition, LAMBDA_TRANSIENT_ERRORS } from "../../components/definition";
+import { type CleanupSettings, settingsWith } from "../../functions/core/ami/settings";
 
 const aslValidator: (def: unknown) => {
     isValid: boolean;
@@ -8,12 +9,14 @@ const aslValidator: (def: unknown) => {
 } = require("asl-validator");
 
 const ARNS = {
-    listFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:list",
-    deregisterFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:deregister",
-    deleteSnapshotsFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:snapshots",
+    list: "arn:aws:lambda:eu-west-1:111122223333:function:list",
+    deregister: "arn:aws:lambda:eu-west-1:111122223333:function:deregister",
+    snapshots: "arn:aws:lambda:eu-west-1:111122223333:function:snapshots",
 };
-const build = (over: Partial<Parameters<typeof buildDefinition>[0]> = {}) =>
-    buildDefinition({ ...ARNS, validHours: 72, dryRun: false, maxConcurrency: 8, ...over });
+const settingsOf = (over: Partial<CleanupSettings> = {}) =>
+    settingsWith({ validHours: 72, maxConcurrency: 8, ...over });
+const build = (over: Partial<CleanupSettings> = {}) =>
+    buildDefinition({ functionArns: ARNS, settings: settingsOf(over) });
 
 describe("state machine definition builder", () => {
     it("is valid Amazon States Language", () => {
@@ -48,14 +51,8 @@ describe("state machine definition builder", () => {
             [list.Type, list.Resource, list.Parameters, list.ResultPath, list.Next],
             [
                 "Task",
-                ARNS.listFunctionArn,
-                {
-                    valid_hours: 72,
-                    keep_tag_key: "image-janitor:keep",
-                    keep_latest: 0,
-                    protect_in_use: true,
-                    "after.$": "$.continuation.cursor",
-                },
+                ARNS.list,
+                { settings: settingsOf(), "after.$": "$.continuation.cursor" },
                 "$.listed",
                 "DeleteImageMapState",
             ],
@@ -69,21 +66,19 @@ describe("state machine definition builder", () => {
         );
         assert.deepEqual(map.ItemSelector, {
             "images.$": "$$.Map.Item.Value.images",
-            dryRun: false,
-            keep_tag_key: "image-janitor:keep",
-            concurrency: 4,
+            settings: settingsOf(),
         });
         assert.equal(map.ItemProcessor.StartAt, "DeleteImageState");
         const { DeleteImageState: deregister, DeleteSnapshotState: snapshots } = map.ItemProcessor.States;
         assert.deepEqual(
             [deregister.Resource, deregister.ResultPath, deregister.Next],
-            [ARNS.deregisterFunctionArn, "$.deregistered", "DeleteSnapshotState"],
+            [ARNS.deregister, "$.deregistered", "DeleteSnapshotState"],
         );
         assert.deepEqual(
             [snapshots.Resource, snapshots.Parameters, snapshots.ResultSelector, snapshots.Next],
             [
-                ARNS.deleteSnapshotsFunctionArn,
-                { "deregistered.$": "$.deregistered", dryRun: false, concurrency: 4 },
+                ARNS.snapshots,
+                { "deregistered.$": "$.deregistered", settings: settingsOf() },
                 { "summary.$": "$.summary" },
                 "BatchDoneState",
             ],
@@ -214,47 +209,44 @@ describe("state machine definition builder", () => {
         });
         assert.deepEqual(d.States.PartialFailureState, {
             Type: "Fail",
-            Error: PARTIAL_FAILURE_ERROR,
+            Error: "ImageJanitor.PartialFailure",
             CausePath: "$.cause",
         });
     });
 
-    it("passes the dry-run flag to both steps of every batch", () => {
-        const d = build({ dryRun: true, callsPerBatch: 2 });
+    it("passes the whole settings object, in its own camelCase names, to every task", () => {
+        const settings = settingsOf({
+            dryRun: true,
+            callsPerBatch: 2,
+            keepTagKey: "retain",
+            keepLatest: 3,
+            groupByTag: "app",
+            protectInUse: false,
+        });
+        const d = buildDefinition({ functionArns: ARNS, settings });
         const map = d.States.DeleteImageMapState as {
             ItemSelector: Record<string, unknown>;
             ItemProcessor: { States: Record<string, { Parameters: Record<string, unknown> }> };
         };
-        assert.deepEqual([map.ItemSelector.dryRun, map.ItemSelector.concurrency], [true, 2]);
-        assert.deepEqual(map.ItemProcessor.States.DeleteSnapshotState.Parameters, {
-            "deregistered.$": "$.deregistered",
-            dryRun: true,
-            concurrency: 2,
-        });
-        assert.match(d.Comment, /dry run/);
-    });
-
-    it("passes every guardrail to the list task", () => {
-        const d = build({ keepTagKey: "retain", keepLatest: 3, groupByTag: "app", protectInUse: false });
         assert.deepEqual(d.States.ListExpiredImagesState.Parameters, {
-            valid_hours: 72,
-            keep_tag_key: "retain",
-            keep_latest: 3,
-            protect_in_use: false,
-            group_by_tag: "app",
+            settings,
             "after.$": "$.continuation.cursor",
         });
-    });
-
-    it("rejects options that cannot run, naming the option and the value", () => {
-        assert.throws(() => build({ validHours: 0 }), {
-            message: "validHours must be a whole number 1 or more (got 0)",
+        assert.deepEqual(map.ItemSelector, { "images.$": "$$.Map.Item.Value.images", settings });
+        assert.deepEqual(map.ItemProcessor.States.DeleteSnapshotState.Parameters, {
+            "deregistered.$": "$.deregistered",
+            settings,
         });
-        assert.throws(() => build({ maxConcurrency: 41 }), {
-            message: "maxConcurrency must be a whole number from 1 to 40 (got 41)",
-        });
-        assert.throws(() => build({ callsPerBatch: 0 }), {
-            message: "callsPerBatch must be a whole number from 1 to 20 (got 0)",
-        });
+        assert.deepEqual(Object.keys(settings), [
+            "validHours",
+            "dryRun",
+            "maxConcurrency",
+            "callsPerBatch",
+            "keepTagKey",
+            "keepLatest",
+            "groupByTag",
+            "protectInUse",
+        ]);
+        assert.match(d.Comment, /dry run/);
     });
 });

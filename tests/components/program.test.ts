@@ -231,22 +231,25 @@ describe("Pulumi program (mock runtime)", () => {
         });
         const definition = JSON.parse(machine.inputs.definition as string);
         assert.equal(definition.StartAt, "StartState");
+        // The stack's config (tests/setup.ts), parsed, with every other setting at its default.
+        const settings = {
+            validHours: 24,
+            dryRun: false,
+            maxConcurrency: 5,
+            callsPerBatch: 4,
+            keepTagKey: "image-janitor:keep",
+            keepLatest: 0,
+            groupByTag: "",
+            protectInUse: true,
+        };
         assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
-            valid_hours: 24,
-            keep_tag_key: "image-janitor:keep",
-            keep_latest: 0,
-            protect_in_use: true,
+            settings,
             "after.$": "$.continuation.cursor",
         });
         assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
         const map = definition.States.DeleteImageMapState;
         assert.equal(map.MaxConcurrency, 5);
-        assert.deepEqual(map.ItemSelector, {
-            "images.$": "$$.Map.Item.Value.images",
-            dryRun: false,
-            keep_tag_key: "image-janitor:keep",
-            concurrency: 4,
-        });
+        assert.deepEqual(map.ItemSelector, { "images.$": "$$.Map.Item.Value.images", settings });
         assert.equal(map.ItemProcessor.States.DeleteImageState.Resource, FN("deregister"));
         assert.equal(map.ItemProcessor.States.DeleteSnapshotState.Resource, FN("snapshots"));
     });

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateRepositoryCommand, type ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { CreateRepositoryCommand, type ECR, ListImagesCommand } from "@aws-sdk/client-ecr";
 import * as pulumi from "@pulumi/pulumi";
 import { repositoryEmptierProvider } from "../../components/repositoryEmptier";
 import {
@@ -14,9 +14,9 @@ import {
     type Moto,
     motoCredentials,
     motoEcr,
-    pushTestImages,
     startMoto,
 } from "../../runner/moto";
+import { pushTestImages } from "../ecrImages";
 import { requireFromString } from "../helpers";
 import { outputValue, registrations } from "../setup";
 
@@ -73,11 +73,7 @@ describe("RepositoryEmptier dynamic provider", function () {
             (await pulumi.runtime.serializeFunction(() => repositoryEmptierProvider)).text,
         ]) {
             assert.match(text, /require\("@aws-sdk\/client-ecr"\)/);
-            assert.equal(
-                text.match(/new ECRClient\(/g)?.length,
-                1,
-                "the only client is the one delete builds",
-            );
+            assert.equal(text.match(/new ECR\(/g)?.length, 1, "the only client is the one delete builds");
             assert.doesNotMatch(text, /require\("\.{1,2}\//, "no local module is required at run time");
             const provider = requireFromString(text).handler() as Record<string, unknown>;
             assert.deepEqual(
@@ -125,7 +121,7 @@ describe("RepositoryEmptier dynamic provider", function () {
 
     describe("against moto", () => {
         let moto: Moto;
-        let ecr: ECRClient;
+        let ecr: ECR;
         const env = () => ({
             AWS_ENDPOINT_URL: moto.endpoint,
             AWS_ACCESS_KEY_ID: motoCredentials.accessKeyId,

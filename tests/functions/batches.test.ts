@@ -14,7 +14,7 @@ import {
     deregisterBatch,
     type ImageRecord,
     summarizeBatch,
-} from "../../functions/core/batches";
+} from "../../functions/core/ami/batches";
 import { awsError, useClientMock } from "../helpers";
 
 const POOL = { concurrency: 3 };
@@ -119,7 +119,7 @@ describe("batch steps", () => {
                 {
                     ...ref(1),
                     outcome: "failed",
-                    error: "ImageJanitor.AwsError: ami-001: DeregisterImage failed: UnauthorizedOperation: denied",
+                    error: "ImageJanitor.AccessDenied: ami-001: DeregisterImage failed: UnauthorizedOperation: denied",
                 },
                 { ...ref(2), outcome: "deregistered" },
             ]);

@@ -1,17 +1,11 @@
 // The CloudFormation custom resource invoked as CloudFormation would: events in, a PUT to the ResponseURL out.
 import * as assert from "node:assert/strict";
-import { CreateRepositoryCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { CreateRepositoryCommand, ECR, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
 import { inlineHandlerCode } from "../../components/bundle";
-import { type CfnEvent, handleCfnEvent, MAX_BODY_BYTES } from "../../functions/core/customResource";
-import type { LogFields } from "../../functions/core/log";
-import {
-    MOTO_REGION,
-    type Moto,
-    motoCredentials,
-    motoEcr,
-    pushTestImages,
-    startMoto,
-} from "../../runner/moto";
+import { type CfnEvent, handleCfnEvent, MAX_BODY_BYTES } from "../../functions/core/ecr/customResource";
+import type { LogFields } from "../../functions/core/shared/log";
+import { MOTO_REGION, type Moto, motoCredentials, motoEcr, startMoto } from "../../runner/moto";
+import { pushTestImages } from "../ecrImages";
 import { requireFromString, useClientMock } from "../helpers";
 import { type ResponseServer, startResponseServer } from "../https";
 
@@ -42,7 +36,7 @@ describe("CloudFormation custom resource", function () {
     this.timeout(120_000);
     let server: ResponseServer;
     let moto: Moto;
-    let ecr: ECRClient;
+    let ecr: ECR;
     const savedEnv = { ...process.env };
     const handlers: Record<string, Handler> = {};
 
@@ -164,7 +158,7 @@ describe("CloudFormation custom resource", function () {
                 );
             const logs: LogFields[] = [];
             const e = event(server, "Delete", { RepositoryName: "locked" }, "empty-on-delete:self:locked");
-            const res = await handleCfnEvent(new ECRClient({}), e, { log: (f) => logs.push(f) });
+            const res = await handleCfnEvent(new ECR({}), e, { log: (f) => logs.push(f) });
             assert.deepEqual(
                 [res.Status, res.PhysicalResourceId, res.Reason],
                 [
@@ -185,7 +179,7 @@ describe("CloudFormation custom resource", function () {
 
         it("a Create without RepositoryName fails naming the key, and its rollback Delete succeeds without touching ECR", async () => {
             const created = await handleCfnEvent(
-                new ECRClient({}),
+                new ECR({}),
                 event(server, "Create", { RepositoryName: "" }),
             );
             assert.deepEqual(
@@ -197,7 +191,7 @@ describe("CloudFormation custom resource", function () {
                 ],
             );
             const deleted = await handleCfnEvent(
-                new ECRClient({}),
+                new ECR({}),
                 event(server, "Delete", { RepositoryName: "" }, created.PhysicalResourceId),
             );
             assert.equal(deleted.Status, "SUCCESS");
@@ -209,7 +203,7 @@ describe("CloudFormation custom resource", function () {
                 .on(ListImagesCommand)
                 .rejects(Object.assign(new Error(`"é${"x".repeat(10_000)}`), { name: "InternalError" }));
             const res = await handleCfnEvent(
-                new ECRClient({}),
+                new ECR({}),
                 event(server, "Delete", { RepositoryName: "big" }, "empty-on-delete:self:big"),
             );
             assert.equal(res.Status, "FAILED");

@@ -1,8 +1,9 @@
 // The ECR emptying core against aws-sdk-client-mock: pages, 100-id batches, tags, per-image failures, gone repos.
 import * as assert from "node:assert/strict";
-import { BatchDeleteImageCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { BatchDeleteImageCommand, ECR, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
 import type { AwsClientStub } from "aws-sdk-client-mock";
-import { DELETE_BATCH_SIZE, EMPTY_FAILED, emptyRepository } from "../../functions/core/ecr";
+import { DELETE_BATCH_SIZE, emptyRepository } from "../../functions/core/ecr/empty";
+import { ErrorNames } from "../../functions/core/shared/errors";
 import { awsError, useClientMock } from "../helpers";
 
 const digest = (i: number) => `sha256:${i.toString(16).padStart(64, "0")}`;
@@ -42,7 +43,7 @@ describe("emptyRepository", () => {
         }));
         const repo = fakeRepository(ecr(), entries);
         const result = await emptyRepository(
-            new ECRClient({}),
+            new ECR({}),
             { repositoryName: "web", registryId: "111122223333" },
             undefined,
             noWait,
@@ -78,7 +79,7 @@ describe("emptyRepository", () => {
             { imageDigest: digest(2) },
         ];
         fakeRepository(ecr(), entries);
-        const result = await emptyRepository(new ECRClient({}), { repositoryName: "web" }, undefined, noWait);
+        const result = await emptyRepository(new ECR({}), { repositoryName: "web" }, undefined, noWait);
         assert.equal(result.deleted, 2);
         assert.deepEqual(ecr().commandCalls(BatchDeleteImageCommand)[0].args[0].input, {
             repositoryName: "web",
@@ -115,7 +116,7 @@ describe("emptyRepository", () => {
                 ],
             })
             .resolves({ imageIds: [{ imageDigest: digest(2) }], failures: [] });
-        const result = await emptyRepository(new ECRClient({}), { repositoryName: "web" }, undefined, noWait);
+        const result = await emptyRepository(new ECR({}), { repositoryName: "web" }, undefined, noWait);
         assert.deepEqual(result, {
             repositoryName: "web",
             deleted: 2,
@@ -143,12 +144,12 @@ describe("emptyRepository", () => {
                 ],
             });
         await assert.rejects(
-            emptyRepository(new ECRClient({}), { repositoryName: "web" }, undefined, {
+            emptyRepository(new ECR({}), { repositoryName: "web" }, undefined, {
                 attempts: 3,
                 backoffMs: () => 0,
             }),
             {
-                name: EMPTY_FAILED,
+                name: ErrorNames.emptyRepositoryFailed,
                 message: `web: 1 images could not be deleted after 3 attempts: ${digest(7)}: KmsError: key disabled`,
             },
         );
@@ -161,7 +162,7 @@ describe("emptyRepository", () => {
             .rejects(
                 awsError("RepositoryNotFoundException", "The repository with name 'web' does not exist"),
             );
-        assert.deepEqual(await emptyRepository(new ECRClient({}), { repositoryName: "web" }), {
+        assert.deepEqual(await emptyRepository(new ECR({}), { repositoryName: "web" }), {
             repositoryName: "web",
             deleted: 0,
             alreadyGone: 0,
@@ -173,8 +174,8 @@ describe("emptyRepository", () => {
         ecr()
             .on(ListImagesCommand)
             .rejects(awsError("AccessDeniedException", "not authorized to perform ecr:ListImages"));
-        await assert.rejects(emptyRepository(new ECRClient({}), { repositoryName: "web" }), {
-            name: EMPTY_FAILED,
+        await assert.rejects(emptyRepository(new ECR({}), { repositoryName: "web" }), {
+            name: ErrorNames.emptyRepositoryFailed,
             message:
                 "web: ListImages failed: AccessDeniedException: not authorized to perform ecr:ListImages",
         });
@@ -189,7 +190,7 @@ describe("emptyRepository", () => {
             .on(BatchDeleteImageCommand)
             .callsFake((input) => ({ imageIds: input.imageIds, failures: [] }));
         await assert.rejects(
-            emptyRepository(new ECRClient({}), { repositoryName: "busy" }, undefined, {
+            emptyRepository(new ECR({}), { repositoryName: "busy" }, undefined, {
                 attempts: 2,
                 backoffMs: () => 0,
             }),

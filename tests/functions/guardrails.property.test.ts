@@ -12,7 +12,9 @@ import {
     type Image,
 } from "@aws-sdk/client-ec2";
 import * as fc from "fast-check";
-import { deleteSnapshots, deregisterImage, listExpiredImages } from "../../functions/core/images";
+import { deleteSnapshots, deregisterImage } from "../../functions/core/ami/deletion";
+import { listExpiredImages } from "../../functions/core/ami/listing";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { awsError, useClientMock } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
@@ -171,14 +173,14 @@ describe("guardrails (property)", function () {
                     });
 
                 const client = new EC2Client({});
-                const { images } = await listExpiredImages(client, {
-                    now: NOW,
+                const settings = settingsWith({
                     validHours: s.validHours,
-                    keepTagKey: "image-janitor:keep",
                     keepLatest: s.keepLatest,
-                    ...(s.groupByTag ? { groupByTag: "app" } : {}),
+                    // Grouping is refused without keepLatest: it would do nothing.
+                    ...(s.groupByTag && s.keepLatest > 0 ? { groupByTag: "app" } : {}),
                     protectInUse: s.protectInUse,
                 });
+                const { images } = await listExpiredImages(client, settings, NOW);
                 for (const image of images) {
                     await deregisterImage(client, { image, dryRun: false });
                     await deleteSnapshots(client, { image, dryRun: false });

@@ -7,14 +7,16 @@ import {
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
-import { ageHours, isExpired } from "../../functions/core/age";
-import { ErrorNames } from "../../functions/core/errors";
-import { deleteSnapshots, deregisterImage, listExpiredImages } from "../../functions/core/images";
+import { ageHours, isExpired } from "../../functions/core/ami/age";
+import { deleteSnapshots, deregisterImage } from "../../functions/core/ami/deletion";
+import { listExpiredImages } from "../../functions/core/ami/listing";
+import { settingsWith } from "../../functions/core/ami/settings";
+import { ErrorNames } from "../../functions/core/shared/errors";
 import { awsError, useClientMock } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
 /** Guardrails off: these tests are about listing itself. */
-const NO_GUARDRAILS = { keepTagKey: "image-janitor:keep", keepLatest: 0, protectInUse: false };
+const NO_GUARDRAILS = { keepLatest: 0, protectInUse: false };
 const ago = (hours: number) => new Date(NOW.getTime() - hours * 3_600_000).toISOString();
 
 function image(id: string, hours: number, extra: Partial<Image> = {}): Image {
@@ -68,11 +70,11 @@ describe("AMI cleanup core", () => {
                     inputs.push(JSON.parse(JSON.stringify(input)));
                     return pages[inputs.length - 1];
                 });
-            const { images: items } = await listExpiredImages(new EC2Client({}), {
-                ...NO_GUARDRAILS,
-                validHours: 24,
-                now: NOW,
-            });
+            const { images: items } = await listExpiredImages(
+                new EC2Client({}),
+                settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
+                NOW,
+            );
             assert.deepEqual(
                 items.map((i) => i.imageId),
                 ["ami-01", "ami-03", "ami-04"],
@@ -102,11 +104,11 @@ describe("AMI cleanup core", () => {
                         }),
                     ],
                 });
-            const { images: items } = await listExpiredImages(new EC2Client({}), {
-                ...NO_GUARDRAILS,
-                validHours: 24,
-                now: NOW,
-            });
+            const { images: items } = await listExpiredImages(
+                new EC2Client({}),
+                settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
+                NOW,
+            );
             assert.deepEqual(items, [
                 {
                     imageId: "ami-0a",
@@ -138,11 +140,11 @@ describe("AMI cleanup core", () => {
                         }),
                     ],
                 });
-            const listing = await listExpiredImages(new EC2Client({}), {
-                ...NO_GUARDRAILS,
-                validHours: 24,
-                now: NOW,
-            });
+            const listing = await listExpiredImages(
+                new EC2Client({}),
+                settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
+                NOW,
+            );
             assert.equal(listing.estimatedGiB, 108);
         });
 
@@ -150,13 +152,12 @@ describe("AMI cleanup core", () => {
             ec2()
                 .on(DescribeImagesCommand)
                 .resolves({ Images: [image("ami-11", 2)] });
-            const listing = await listExpiredImages(new EC2Client({}), {
-                ...NO_GUARDRAILS,
-                protectInUse: true,
-                validHours: 24,
-                now: NOW,
-            });
-            assert.deepEqual(listing, { images: [], skipped: [], estimatedGiB: 0 });
+            const listing = await listExpiredImages(
+                new EC2Client({}),
+                settingsWith({ ...NO_GUARDRAILS, protectInUse: true, validHours: 24 }),
+                NOW,
+            );
+            assert.deepEqual(listing, { images: [], expired: [], skipped: [], estimatedGiB: 0 });
             assert.deepEqual(
                 ec2()
                     .calls()
@@ -175,11 +176,11 @@ describe("AMI cleanup core", () => {
                         }),
                     ],
                 });
-            const { images: items } = await listExpiredImages(new EC2Client({}), {
-                ...NO_GUARDRAILS,
-                validHours: 24,
-                now: NOW,
-            });
+            const { images: items } = await listExpiredImages(
+                new EC2Client({}),
+                settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
+                NOW,
+            );
             assert.deepEqual(items[0].snapshotIds, []);
         });
 
@@ -193,23 +194,25 @@ describe("AMI cleanup core", () => {
                         image("ami-0e", 50),
                     ],
                 });
-            const { images: items } = await listExpiredImages(new EC2Client({}), {
-                ...NO_GUARDRAILS,
-                validHours: 24,
-                now: NOW,
-            });
+            const { images: items } = await listExpiredImages(
+                new EC2Client({}),
+                settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
+                NOW,
+            );
             assert.deepEqual(
                 items.map((i) => i.imageId),
                 ["ami-0e"],
             );
         });
 
-        it("surfaces a DescribeImages failure", async () => {
+        it("surfaces a DescribeImages failure, naming the call and classed as access denied", async () => {
             ec2().on(DescribeImagesCommand).rejects(awsError("UnauthorizedOperation", "not allowed"));
             await assert.rejects(
-                listExpiredImages(new EC2Client({}), { ...NO_GUARDRAILS, validHours: 24, now: NOW }),
+                listExpiredImages(new EC2Client({}), settingsWith({ ...NO_GUARDRAILS, validHours: 24 }), NOW),
                 {
-                    name: "UnauthorizedOperation",
+                    name: ErrorNames.accessDenied,
+                    message:
+                        "listing the account's AMIs: DescribeImages failed: UnauthorizedOperation: not allowed",
                 },
             );
         });
@@ -284,7 +287,7 @@ describe("AMI cleanup core", () => {
                 .on(DeregisterImageCommand)
                 .rejects(awsError("UnauthorizedOperation", "You are not authorized"));
             await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
-                name: ErrorNames.awsError,
+                name: ErrorNames.accessDenied,
                 message: "ami-0123: DeregisterImage failed: UnauthorizedOperation: You are not authorized",
             });
         });

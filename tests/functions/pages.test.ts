@@ -1,8 +1,8 @@
 // Pages: the next expired AMIs after a cursor, in batches, bounded in bytes; walking them covers each AMI once.
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import type { ImageItem, Listing } from "../../functions/core/images";
-import { MAX_PAGE_BYTES, pageOf } from "../../functions/core/pages";
+import type { ImageItem, Listing } from "../../functions/core/ami/listing";
+import { MAX_PAGE_BYTES, pageOf } from "../../functions/core/ami/pages";
 
 const item = (n: number, snaps = 1, sizeGiB = 8): ImageItem => ({
     imageId: `ami-${n.toString(16).padStart(17, "0")}`,
@@ -16,6 +16,7 @@ const item = (n: number, snaps = 1, sizeGiB = 8): ImageItem => ({
 });
 const listing = (images: ImageItem[], skipped = [{ imageId: "ami-kept", reason: "keep-tag" }]): Listing => ({
     images,
+    expired: images,
     skipped,
     estimatedGiB: images.reduce((s, i) => s + (i.sizeGiB ?? 0), 0),
 });
@@ -81,6 +82,7 @@ describe("pages", () => {
             more: false,
             remaining: 0,
             estimatedGiB: 0,
+            expired: 0,
             skippedCount: 0,
             skipped: [],
         });

@@ -1,10 +1,10 @@
 // The batch pool: bounded calls in flight, throttled calls retried with full-jitter backoff, and a clean stop
 // before the invocation's time runs out.
 import * as assert from "node:assert/strict";
-import { ErrorNames, JanitorError } from "../../functions/core/errors";
-import { backoffDelay, OutOfTimeError, runPool } from "../../functions/core/pool";
+import { backoffDelay, runPool } from "../../functions/core/ami/pool";
+import { ErrorNames, janitorError } from "../../functions/core/shared/errors";
 
-const throttled = () => new JanitorError(ErrorNames.throttled, "RequestLimitExceeded");
+const throttled = () => janitorError(ErrorNames.throttled, "RequestLimitExceeded");
 
 describe("batch pool", () => {
     it("waits a uniform fraction of min(cap, base * 2^attempt)", () => {
@@ -50,7 +50,7 @@ describe("batch pool", () => {
         const results = await runPool(
             ["a", "b"],
             async (x) => {
-                if (x === "b") throw new JanitorError(ErrorNames.awsError, "denied");
+                if (x === "b") throw janitorError(ErrorNames.awsError, "denied");
                 calls += 1;
                 if (calls <= 3) throw throttled();
                 return x;
@@ -85,8 +85,8 @@ describe("batch pool", () => {
             { concurrency: 1, reserveMs: 30_000, timeLeftMs: () => left, sleep: async () => {} },
         );
         await assert.rejects(run, (err: Error) => {
-            assert.ok(err instanceof OutOfTimeError);
-            assert.equal(err.name, ErrorNames.throttled);
+            assert.ok(err instanceof Error);
+            assert.equal(err.name, ErrorNames.outOfTime);
             assert.equal(
                 err.message,
                 "time ran short after 1 of 5 items; the state retries the batch and skips finished ones",

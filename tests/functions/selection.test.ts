@@ -1,6 +1,6 @@
 // The keep-latest grouping: a name without its trailing version or timestamp, or a tag's value.
 import * as assert from "node:assert/strict";
-import { defaultGroup, groupOf } from "../../functions/core/selection";
+import { defaultGroup, groupOf } from "../../functions/core/ami/selection";
 
 describe("AMI groups", () => {
     for (const [name, group] of [
@@ -25,9 +25,10 @@ describe("AMI groups", () => {
             creationDate: "",
             tags,
             snapshotIds: [],
+            sizeGiB: 0,
         });
         assert.equal(groupOf(ami({ app: "shop" }), "app"), "tag:shop");
         assert.equal(groupOf(ami({}), "app"), "tag:");
-        assert.equal(groupOf(ami({ app: "shop" })), "name:web");
+        assert.equal(groupOf(ami({ app: "shop" }), ""), "name:web");
     });
 });

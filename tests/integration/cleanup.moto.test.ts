@@ -1,6 +1,8 @@
 // End to end against moto server: the real handlers, the real definition, the local Step Functions runner.
+
 import * as assert from "node:assert/strict";
 import { DescribeImagesCommand, DescribeSnapshotsCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { hoursAgo, MOTO_ACCOUNT_ID, type Moto, motoEc2, type SeedAmi, startMoto } from "../../runner/moto";
 import { runCleanup } from "../../runner/run";
 
@@ -57,7 +59,7 @@ describe("AMI cleanup against moto server", function () {
 
     it("a dry run reports exactly the expired AMIs and changes nothing", async () => {
         const snapsBefore = await snapshotIds(ec2);
-        const summary = await runCleanup({ ec2, validHours: 24, dryRun: true });
+        const summary = await runCleanup({ ec2, settings: settingsWith({ validHours: 24, dryRun: true }) });
         assert.deepEqual(summary.expired.map((i) => i.imageId).sort(), EXPIRED);
         assert.deepEqual(
             summary.wouldDelete.map((d) => [d.imageId, d.snapshotIds]).sort(),
@@ -73,7 +75,10 @@ describe("AMI cleanup against moto server", function () {
 
     it("deletes exactly the expired, self-owned, available AMIs and their snapshots", async () => {
         const snapsBefore = await snapshotIds(ec2);
-        const summary = await runCleanup({ ec2, validHours: 24, maxConcurrency: 2 });
+        const summary = await runCleanup({
+            ec2,
+            settings: settingsWith({ validHours: 24, maxConcurrency: 2 }),
+        });
         assert.deepEqual(summary.failed, []);
         assert.deepEqual(
             summary.deleted.map((d) => [d.imageId, d.snapshotIds]).sort(),
@@ -90,7 +95,7 @@ describe("AMI cleanup against moto server", function () {
     });
 
     it("a second run finds nothing left to do", async () => {
-        const summary = await runCleanup({ ec2, validHours: 24 });
+        const summary = await runCleanup({ ec2, settings: settingsWith({ validHours: 24 }) });
         assert.deepEqual([summary.expired, summary.deleted, summary.failed], [[], [], []]);
         assert.equal((await imagesById(ec2)).size, SEED.length - EXPIRED.length);
     });

@@ -1,13 +1,14 @@
 // emptyRepository against moto server: a repository of more than 1,000 images, some multi-tagged, some untagged.
 import * as assert from "node:assert/strict";
-import { CreateRepositoryCommand, type ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
-import { emptyRepository } from "../../functions/core/ecr";
-import { type Moto, motoEcr, pushTestImages, startMoto } from "../../runner/moto";
+import { CreateRepositoryCommand, type ECR, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { emptyRepository } from "../../functions/core/ecr/empty";
+import { type Moto, motoEcr, startMoto } from "../../runner/moto";
+import { pushTestImages } from "../ecrImages";
 
 describe("emptyRepository against moto server", function () {
     this.timeout(180_000);
     let moto: Moto;
-    let ecr: ECRClient;
+    let ecr: ECR;
 
     before(async () => {
         moto = await startMoto();

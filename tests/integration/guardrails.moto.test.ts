@@ -1,5 +1,6 @@
 // The guardrails end to end against moto server: keep tag, newest per group, running/stopped/terminated
 // instances, and launch templates' default and latest versions.
+
 import * as assert from "node:assert/strict";
 import {
     CreateLaunchTemplateCommand,
@@ -10,6 +11,7 @@ import {
     StopInstancesCommand,
     TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { hoursAgo, MOTO_ACCOUNT_ID, type Moto, motoEc2, type SeedAmi, startMoto } from "../../runner/moto";
 import { runCleanup } from "../../runner/run";
 
@@ -79,7 +81,10 @@ describe("guardrails against moto server", function () {
     after(async () => moto?.stop());
 
     it("a dry run reports every kept AMI with its reason and deletes nothing", async () => {
-        const summary = await runCleanup({ ec2, validHours: 24, keepLatest: 1, dryRun: true });
+        const summary = await runCleanup({
+            ec2,
+            settings: settingsWith({ validHours: 24, keepLatest: 1, dryRun: true }),
+        });
         assert.deepEqual(summary.skipped, [
             { imageId: "ami-0a000000000000001", reason: "keep-tag" },
             { imageId: "ami-0a000000000000004", reason: "keep-latest" },
@@ -100,7 +105,7 @@ describe("guardrails against moto server", function () {
     });
 
     it("deletes only what no guardrail keeps", async () => {
-        const summary = await runCleanup({ ec2, validHours: 24, keepLatest: 1 });
+        const summary = await runCleanup({ ec2, settings: settingsWith({ validHours: 24, keepLatest: 1 }) });
         assert.deepEqual(summary.failed, []);
         const left = ((await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [])
             .map((i) => i.ImageId)
@@ -115,7 +120,10 @@ describe("guardrails against moto server", function () {
     });
 
     it("with in-use protection off, deletes AMIs that instances and launch templates use", async () => {
-        const summary = await runCleanup({ ec2, validHours: 24, keepLatest: 1, protectInUse: false });
+        const summary = await runCleanup({
+            ec2,
+            settings: settingsWith({ validHours: 24, keepLatest: 1, protectInUse: false }),
+        });
         assert.deepEqual(summary.deleted.map((d) => d.imageId).sort(), [
             "ami-0a000000000000005",
             "ami-0a000000000000006",

@@ -1,6 +1,10 @@
 // `npm run cleanup` as a user runs it: a separate process, flags, exit codes, and its one JSON document.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
     hoursAgo,
@@ -13,6 +17,10 @@ import {
 
 const ROOT = join(__dirname, "..", "..");
 
+/** An env value of `undefined` unsets the variable for the child. */
+const withoutUnset = (env: NodeJS.ProcessEnv) =>
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
     const result = spawnSync(
         process.execPath,
@@ -20,11 +28,34 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
         {
             cwd: ROOT,
             encoding: "utf8",
-            env: { ...process.env, ...env },
+            env: withoutUnset({ ...process.env, ...env }),
             timeout: 60_000,
         },
     );
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** As `cli`, without blocking this process: a server in this process must answer the CLI's calls. */
+function cliAsync(args: string[], env: NodeJS.ProcessEnv) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(
+            process.execPath,
+            ["-r", "ts-node/register/transpile-only", "runner/cli.ts", ...args],
+            {
+                cwd: ROOT,
+                env: { ...process.env, ...env },
+            },
+        );
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c) => {
+            stdout += c;
+        });
+        child.stderr.on("data", (c) => {
+            stderr += c;
+        });
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
 }
 
 describe("cleanup CLI", function () {
@@ -46,6 +77,32 @@ describe("cleanup CLI", function () {
         [
             ["--valid-hours", "5", "--keep-tag", "aws:x"],
             'error: --keep-tag must be a tag key of 1 to 128 characters, not starting with aws: (got "aws:x")',
+        ],
+        [
+            ["--valid-hours", "5", "--keep-tag-key", "aws:x"],
+            'error: --keep-tag-key must be a tag key of 1 to 128 characters, not starting with aws: (got "aws:x")',
+        ],
+        [
+            ["--valid-hours", "5", "--keep-tag", "a", "--keep-tag-key", "b"],
+            "error: --keep-tag and --keep-tag-key are the same setting; give one",
+        ],
+        [["--valid-hours", "5", "--valid-hours", "6"], "error: --valid-hours is given 2 times; give it once"],
+        [["--valid-hours", "5", "--dry-run", "--dry-run"], "error: --dry-run is given 2 times; give it once"],
+        [
+            ["--valid-hours", "5", "--group-by-tag", "app"],
+            'error: --group-by-tag must be empty while --keep-latest is 0: it groups AMIs for --keep-latest and does nothing else; set --keep-latest to 1 or more (got "app")',
+        ],
+        [
+            ["--valid-hours", "5", "--region", "us-east-1", "--region", "xx-nowhere-9"],
+            'error: --region must be an AWS region, e.g. us-east-1 or eu-west-1 (got "xx-nowhere-9")',
+        ],
+        [
+            ["--valid-hours", "5", "--region", "us-east-1", "--region", "us-east-1"],
+            'error: --region must be regions without repeats (us-east-1 is given twice) (got ["us-east-1","us-east-1"])',
+        ],
+        [
+            ["--valid-hours", "5", "--profile", ""],
+            'error: --profile must be a profile name from ~/.aws/config (got "")',
         ],
     ] as [string[], string][]) {
         it(`exits 2 with a clear error for ${JSON.stringify(args)}`, () => {
@@ -82,6 +139,14 @@ describe("cleanup CLI", function () {
                         creation_date: hoursAgo(47),
                         state: "available",
                     },
+                    {
+                        ami_id: "ami-0c1100000000000c3",
+                        name: "golden",
+                        owner_id: MOTO_ACCOUNT_ID,
+                        creation_date: hoursAgo(60),
+                        state: "available",
+                        tags: { "image-janitor:keep": "true" },
+                    },
                 ],
             });
         });
@@ -93,6 +158,7 @@ describe("cleanup CLI", function () {
             const doc = JSON.parse(r.stdout);
             assert.equal(r.stdout.trim().split("\n").length, 1);
             assert.deepEqual(Object.keys(doc), [
+                "region",
                 "dryRun",
                 "validHours",
                 "expired",
@@ -125,11 +191,67 @@ describe("cleanup CLI", function () {
                 `payload ${maxStatePayloadBytes}`,
             );
             assert.deepEqual([doc.dryRun, doc.validHours, doc.deleted, doc.failed], [true, 48, [], []]);
+            // `expired` is every AMI older than 48 hours, the kept one included.
             assert.deepEqual(
                 doc.expired.map((e: { imageId: string; name: string }) => [e.imageId, e.name]),
-                [["ami-0c1100000000000a1", "old"]],
+                [
+                    ["ami-0c1100000000000a1", "old"],
+                    ["ami-0c1100000000000c3", "golden"],
+                ],
             );
+            assert.deepEqual(doc.skipped, [{ imageId: "ami-0c1100000000000c3", reason: "keep-tag" }]);
+            assert.equal(doc.region, MOTO_REGION);
             assert.match(r.stderr, /"message":"would deregister","imageId":"ami-0c1100000000000a1"/);
+        });
+
+        it("a dry run's table counts every expired AMI, the kept one included", () => {
+            const r = cli(["--valid-hours", "48", "--dry-run"], env());
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, /^Dry run: AMIs older than 48 hours, nothing deleted\.\n/);
+            assert.match(r.stdout, /\nexpired 2, would delete 1, kept 1, failed 0, /);
+        });
+
+        it("--region, repeated, runs in each region: one JSON document keyed by region", async () => {
+            // moto 5 fails DescribeImages outside us-east-1 when AMIs are seeded from a file: an unseeded one.
+            const empty = await startMoto();
+            const args = ["--valid-hours", "48", "--dry-run", "--json", "--region", "us-east-1"];
+            let r: ReturnType<typeof cli>;
+            try {
+                r = cli([...args, "--region", "eu-west-1"], { ...env(), AWS_ENDPOINT_URL: empty.endpoint });
+            } finally {
+                await empty.stop();
+            }
+            assert.equal(r.code, 0, r.stderr);
+            const doc = JSON.parse(r.stdout);
+            assert.deepEqual(Object.keys(doc), ["regions"]);
+            assert.deepEqual(Object.keys(doc.regions), ["us-east-1", "eu-west-1"]);
+            for (const [region, run] of Object.entries(doc.regions) as [string, { region: string }][])
+                assert.equal(run.region, region);
+        });
+
+        it("--profile takes the region and credentials from that profile, as the AWS CLI does", () => {
+            const dir = mkdtempSync(join(tmpdir(), "image-janitor-profile-"));
+            try {
+                writeFileSync(join(dir, "config"), "[profile janitor]\nregion = us-east-1\n");
+                writeFileSync(
+                    join(dir, "credentials"),
+                    "[janitor]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+                );
+                const r = cli(["--valid-hours", "48", "--dry-run", "--json", "--profile", "janitor"], {
+                    AWS_ENDPOINT_URL: moto.endpoint,
+                    AWS_REGION: undefined,
+                    AWS_ACCESS_KEY_ID: undefined,
+                    AWS_SECRET_ACCESS_KEY: undefined,
+                    AWS_CONFIG_FILE: join(dir, "config"),
+                    AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials"),
+                });
+                assert.equal(r.code, 0, r.stderr);
+                const doc = JSON.parse(r.stdout);
+                assert.equal(doc.region, "us-east-1");
+                assert.equal(doc.expired.length, 2, "the profile's credentials reached the seeded account");
+            } finally {
+                rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("prints a table and deletes the expired AMI", () => {
@@ -137,15 +259,85 @@ describe("cleanup CLI", function () {
             assert.equal(r.code, 0, r.stderr);
             assert.match(
                 r.stdout,
-                /^AMIs older than 48 hours:\nIMAGE ID +NAME +CREATED +RESULT +SNAPSHOTS\nami-0c1100000000000a1 +old +\S+ +deleted +snap-/,
+                /^AMIs older than 48 hours:\nIMAGE ID +NAME +CREATED +RESULT +SNAPSHOTS\nami-0c1100000000000a1 +old +\S+ +deleted +snap-\S+\nami-0c1100000000000c3 +golden +\S+ +kept: keep-tag +snap-/,
             );
             assert.match(
                 r.stdout,
-                /expired 1, deleted 1, kept 0, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
+                /expired 2, deleted 1, kept 1, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
             );
             assert.match(r.stderr, /1\/1 AMIs done/);
             const again = JSON.parse(cli(["--valid-hours", "48", "--json"], env()).stdout);
-            assert.deepEqual(again.expired, []);
+            assert.deepEqual(
+                again.expired.map((e: { imageId: string }) => e.imageId),
+                ["ami-0c1100000000000c3"],
+            );
+            assert.deepEqual([again.deleted, again.wouldDelete], [[], []]);
         });
+    });
+
+    describe("when AWS cannot be used", () => {
+        let server: Server;
+        let deniedEndpoint = "";
+        before(async () => {
+            // Answers every EC2 call as EC2 does when IAM refuses it (the EC2 API reference's error format).
+            server = createServer((_req, res) => {
+                res.writeHead(403, { "content-type": "text/xml" });
+                res.end(
+                    "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>",
+                );
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            deniedEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        });
+        after(() => server?.close());
+
+        const creds = {
+            AWS_ACCESS_KEY_ID: "testing",
+            AWS_SECRET_ACCESS_KEY: "testing",
+            AWS_REGION: "eu-west-1",
+        };
+        const cases: [string, NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv), number, RegExp][] = [
+            [
+                "an unreachable endpoint",
+                { ...creds, AWS_ENDPOINT_URL: "http://127.0.0.1:9" },
+                3,
+                /^cannot reach EC2 in eu-west-1 at http:\/\/127\.0\.0\.1:9: ImageJanitor\.Unreachable: listing the account's AMIs: DescribeImages failed: .*ECONNREFUSED/,
+            ],
+            [
+                "missing credentials",
+                {
+                    AWS_REGION: "eu-west-1",
+                    AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+                    AWS_ACCESS_KEY_ID: undefined,
+                    AWS_SECRET_ACCESS_KEY: undefined,
+                    AWS_PROFILE: undefined,
+                    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+                    AWS_CONFIG_FILE: "/nonexistent/config",
+                    AWS_EC2_METADATA_DISABLED: "true",
+                },
+                4,
+                /^no usable AWS credentials for EC2 in eu-west-1 at http:\/\/127\.0\.0\.1:9: ImageJanitor\.NoCredentials: listing the account's AMIs: DescribeImages failed: CredentialsProviderError: /,
+            ],
+            [
+                "access denied",
+                () => ({ ...creds, AWS_ENDPOINT_URL: deniedEndpoint }),
+                5,
+                /^access denied by EC2 in eu-west-1 at http:\/\/127\.0\.0\.1:\d+: ImageJanitor\.AccessDenied: listing the account's AMIs: DescribeImages failed: UnauthorizedOperation: You are not authorized to perform this operation\.$/,
+            ],
+        ];
+        for (const [what, env, code, message] of cases) {
+            it(`exits ${code} on ${what}, naming the call, region and endpoint, with --json still one document`, async () => {
+                const e = typeof env === "function" ? env() : env;
+                const table = await cliAsync(["--valid-hours", "48"], e);
+                assert.equal(table.code, code, table.stderr);
+                assert.match(table.stderr.replace(/^error: /, "").trimEnd(), message);
+                const json = await cliAsync(["--valid-hours", "48", "--json"], e);
+                assert.equal(json.code, code, json.stderr);
+                const doc = JSON.parse(json.stdout);
+                assert.deepEqual(Object.keys(doc), ["region", "error"]);
+                assert.equal(doc.region, "eu-west-1");
+                assert.match(doc.error.message, message);
+            });
+        }
     });
 });

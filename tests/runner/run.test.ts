@@ -1,4 +1,5 @@
 // The local runner over a stubbed EC2: one failing AMI is reported, the others finish, and the run is not a success.
+
 import * as assert from "node:assert/strict";
 import {
     DeleteSnapshotCommand,
@@ -12,6 +13,7 @@ import {
     EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { describeFailure, runCleanup } from "../../runner/run";
 import { awsError, useClientMock } from "../helpers";
 
@@ -54,7 +56,11 @@ describe("local runner", () => {
             .on(DeregisterImageCommand, { ImageId: "ami-02" })
             .rejects(awsError("UnauthorizedOperation", "denied"));
         ec2().on(DeleteSnapshotCommand).resolves({});
-        const summary = await runCleanup({ ec2: new EC2Client({}), validHours: 1, retryIntervalMs: 0 });
+        const summary = await runCleanup({
+            ec2: new EC2Client({}),
+            retryIntervalMs: 0,
+            settings: settingsWith({ validHours: 1 }),
+        });
         assert.deepEqual(summary.deleted, [
             { imageId: "ami-01", snapshotIds: ["snap-01"] },
             { imageId: "ami-03", snapshotIds: ["snap-03a", "snap-03b"] },
@@ -62,7 +68,7 @@ describe("local runner", () => {
         assert.deepEqual(summary.failed, [
             {
                 imageId: "ami-02",
-                error: "ImageJanitor.AwsError: ami-02: DeregisterImage failed: UnauthorizedOperation: denied",
+                error: "ImageJanitor.AccessDenied: ami-02: DeregisterImage failed: UnauthorizedOperation: denied",
             },
         ]);
         assert.deepEqual(
@@ -91,9 +97,8 @@ describe("local runner", () => {
             .rejects(awsError("UnauthorizedOperation", "You are not authorized to perform this operation."));
         const summary = await runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
             retryIntervalMs: 0,
-            protectInUse: false,
+            settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
         assert.deepEqual(summary.deleted, [
             { imageId: "ami-01", snapshotIds: ["snap-01"] },
@@ -102,7 +107,7 @@ describe("local runner", () => {
         assert.deepEqual(summary.failed, [
             {
                 imageId: "ami-02",
-                error: "ImageJanitor.AwsError: ami-02: snapshot snap-02a: DeleteSnapshot failed: UnauthorizedOperation: You are not authorized to perform this operation.",
+                error: "ImageJanitor.AccessDenied: ami-02: snapshot snap-02a: DeleteSnapshot failed: UnauthorizedOperation: You are not authorized to perform this operation.",
             },
         ]);
         assert.ok(
@@ -125,9 +130,9 @@ describe("local runner", () => {
         ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({
             ec2: new EC2Client({ maxAttempts: 1 }),
-            validHours: 1,
             retryIntervalMs: 0,
             backoff: { baseMs: 1, capMs: 1 },
+            settings: settingsWith({ validHours: 1 }),
         });
         assert.deepEqual(summary.deleted, [{ imageId: "ami-01", snapshotIds: ["snap-01"] }]);
         assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 3);
@@ -176,9 +181,8 @@ describe("local runner", () => {
         ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
-            keepLatest: 1,
             retryIntervalMs: 0,
+            settings: settingsWith({ validHours: 1, keepLatest: 1 }),
         });
         assert.deepEqual(summary.skipped, [
             { imageId: "ami-01", reason: "keep-tag" },
@@ -247,10 +251,9 @@ describe("local runner", () => {
         // SDK retries off: every throttle reaches the batch's backoff or the state machine's own Retry.
         const summary = await runCleanup({
             ec2: new EC2Client({ maxAttempts: 1 }),
-            validHours: 1,
             retryIntervalMs: 0,
             backoff: { baseMs: 1, capMs: 2 },
-            protectInUse: false,
+            settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
         const expired = images.filter((_, i) => i % 4 !== 0).map((i) => i.ImageId);
         assert.deepEqual(summary.failed, []);
@@ -282,9 +285,8 @@ describe("local runner", () => {
             .rejects(awsError("InvalidSnapshot.NotFound"));
         const summary = await runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
             retryIntervalMs: 0,
-            protectInUse: false,
+            settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
         assert.deepEqual(summary.failed, []);
         assert.deepEqual(summary.deleted, [
@@ -355,11 +357,9 @@ describe("local runner", () => {
         const killed = new AbortController();
         const first = runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
             retryIntervalMs: 0,
-            protectInUse: false,
-            maxConcurrency: 1,
             signal: killed.signal,
+            settings: settingsWith({ validHours: 1, protectInUse: false, maxConcurrency: 1 }),
         });
         const died = await Promise.race([
             first.then(() => false),
@@ -384,9 +384,8 @@ describe("local runner", () => {
         dying = false;
         const second = await runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
             retryIntervalMs: 0,
-            protectInUse: false,
+            settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
         assert.deepEqual(second.failed, []);
         assert.equal(second.deleted.length, 50);
@@ -405,12 +404,6 @@ describe("local runner", () => {
             150,
             "the second run deregisters only what the first did not",
         );
-    });
-
-    it("fails the whole run, naming the key, when validHours is bad", async () => {
-        await assert.rejects(runCleanup({ ec2: new EC2Client({}), validHours: 0 }), {
-            message: "validHours must be a whole number 1 or more (got 0)",
-        });
     });
 
     it("reads a Lambda error's JSON cause and a local handler's plain one alike", () => {

@@ -1,7 +1,9 @@
 // Many AMIs through the deployed definition: pages hand over to fresh executions, every AMI is deleted exactly
 // once, and no execution comes near Step Functions' payload or history limits. Overlapping runs do not both work.
+
 import * as assert from "node:assert/strict";
 import { DeregisterImageCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { runCleanup } from "../../runner/run";
 import { SFN_LIMITS } from "../../runner/stats";
 import { installFakeEc2, oldImages } from "../fakeEc2";
@@ -16,9 +18,8 @@ describe("local runner at scale", function () {
         const fake = installFakeEc2(ec2(), images);
         const s = await runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
             retryIntervalMs: 0,
-            maxConcurrency: 10,
+            settings: settingsWith({ validHours: 1, maxConcurrency: 10 }),
         });
         const ids = images.map((i) => i.ImageId);
         assert.deepEqual(s.failed, []);
@@ -60,13 +61,15 @@ describe("local runner at scale", function () {
             });
         const first = runCleanup({
             ec2: new EC2Client({}),
-            validHours: 1,
             retryIntervalMs: 0,
-            maxConcurrency: 1,
-            protectInUse: false,
+            settings: settingsWith({ validHours: 1, maxConcurrency: 1, protectInUse: false }),
         });
         while (fake.deregistered.length < 100) await new Promise((r) => setTimeout(r, 10));
-        const second = await runCleanup({ ec2: new EC2Client({}), validHours: 1, retryIntervalMs: 0 });
+        const second = await runCleanup({
+            ec2: new EC2Client({}),
+            retryIntervalMs: 0,
+            settings: settingsWith({ validHours: 1 }),
+        });
         assert.deepEqual(
             [second.overlapSkipped, second.deleted, second.failed, second.stats.lambdaInvocations],
             [true, [], [], 0],

@@ -1,8 +1,10 @@
 // The AWS-equivalent history derived from aws-local-stepfunctions' log, checked against histories AWS recorded,
 // and the runner's stats for the deployed definition, counted from the run itself.
+
 import * as assert from "node:assert/strict";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { StateMachine } from "aws-local-stepfunctions";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { runCleanup } from "../../runner/run";
 import { awsHistoryEvents, type LocalEvent, maxPayloadBytes, stateTransitions } from "../../runner/stats";
 import { installFakeEc2, oldImages } from "../fakeEc2";
@@ -198,7 +200,11 @@ describe("run stats", () => {
 
         it("costs 14 history events, 3 transitions and 2 invocations per batch of 100, plus a fixed 46/14/1", async () => {
             const fake = installFakeEc2(ec2(), oldImages(250));
-            const s = await runCleanup({ ec2: new EC2Client({}), validHours: 1, retryIntervalMs: 0 });
+            const s = await runCleanup({
+                ec2: new EC2Client({}),
+                retryIntervalMs: 0,
+                settings: settingsWith({ validHours: 1 }),
+            });
             assert.equal(s.deleted.length, 250);
             assert.deepEqual(fake.deregistered.length, 250);
             const { maxStatePayloadBytes, ec2Calls, ...counts } = s.stats;

@@ -1,13 +1,27 @@
-// Empties an ECR repository: every page of ListImages, each digest once, BatchDeleteImage 100 at a time. Takes its client.
-import {
-    BatchDeleteImageCommand,
-    type ECRClient,
-    type ImageIdentifier,
-    paginateListImages,
+// Empties an ECR repository: every page of ListImages, each digest once, BatchDeleteImage 100 at a time. Takes its
+// client as a parameter and loads no SDK itself, so the Pulumi program and the dynamic provider can import it.
+import type {
+    BatchDeleteImageCommandInput,
+    BatchDeleteImageCommandOutput,
+    ListImagesCommandInput,
+    ListImagesCommandOutput,
 } from "@aws-sdk/client-ecr";
-import { errorMessage, errorName, JanitorError } from "./errors";
-import { type Log, silentLog } from "./log";
-import { sleep } from "./time";
+import {
+    ECR_IMAGE_NOT_FOUND,
+    ErrorNames,
+    errorMessage,
+    errorName,
+    janitorError,
+    REPOSITORY_NOT_FOUND,
+} from "../shared/errors";
+import { type Log, silentLog } from "../shared/log";
+import { sleep } from "../shared/time";
+
+/** The two ECR calls emptying takes; the SDK's aggregated `ECR` client has both. */
+export interface EcrImagesApi {
+    listImages(input: ListImagesCommandInput): Promise<ListImagesCommandOutput>;
+    batchDeleteImage(input: BatchDeleteImageCommandInput): Promise<BatchDeleteImageCommandOutput>;
+}
 
 export interface RepositoryRef {
     repositoryName: string;
@@ -35,30 +49,52 @@ export interface EmptyOptions {
 export const LIST_PAGE_SIZE = 1000;
 export const DELETE_BATCH_SIZE = 100;
 
-class RepositoryGone extends Error {}
+const failed = (message: string) => janitorError(ErrorNames.emptyRepositoryFailed, message);
 
-export const EMPTY_FAILED = "ImageJanitor.EmptyRepositoryFailed";
-
-const failed = (message: string) => new JanitorError(EMPTY_FAILED, message);
-
+/** A missing repository passes through as AWS raised it (emptying it is done); anything else names the call. */
 async function call<T>(repositoryName: string, action: string, fn: () => Promise<T>): Promise<T> {
     try {
         return await fn();
     } catch (err) {
-        if (errorName(err) === "RepositoryNotFoundException") throw new RepositoryGone();
+        if (errorName(err) === REPOSITORY_NOT_FOUND) throw err;
         throw failed(`${repositoryName}: ${action} failed: ${errorName(err)}: ${errorMessage(err)}`);
     }
 }
 
 /** Every distinct digest in the repository: ListImages lists one entry per tag. */
-async function listDigests(ecr: ECRClient, repo: RepositoryRef): Promise<string[]> {
+async function listDigests(ecr: EcrImagesApi, repo: RepositoryRef): Promise<string[]> {
     const digests = new Set<string>();
-    await call(repo.repositoryName, "ListImages", async () => {
-        for await (const page of paginateListImages({ client: ecr, pageSize: LIST_PAGE_SIZE }, { ...repo })) {
-            for (const id of page.imageIds ?? []) if (id.imageDigest) digests.add(id.imageDigest);
-        }
-    });
+    let nextToken: string | undefined;
+    do {
+        const page = await call(repo.repositoryName, "ListImages", () =>
+            ecr.listImages({ ...repo, maxResults: LIST_PAGE_SIZE, ...(nextToken ? { nextToken } : {}) }),
+        );
+        for (const id of page.imageIds ?? []) if (id.imageDigest) digests.add(id.imageDigest);
+        nextToken = page.nextToken;
+    } while (nextToken);
     return [...digests];
+}
+
+/** Deletes the digests 100 at a time; returns those to try again, with why. */
+async function deleteDigests(ecr: EcrImagesApi, repo: RepositoryRef, digests: string[], result: EmptyResult) {
+    const retry: string[] = [];
+    const failures: string[] = [];
+    for (let i = 0; i < digests.length; i += DELETE_BATCH_SIZE) {
+        const imageIds = digests.slice(i, i + DELETE_BATCH_SIZE).map((imageDigest) => ({ imageDigest }));
+        const res = await call(repo.repositoryName, "BatchDeleteImage", () =>
+            ecr.batchDeleteImage({ ...repo, imageIds }),
+        );
+        // Every id sent is either deleted or listed in failures (moto omits untagged ones from imageIds).
+        result.deleted += imageIds.length - (res.failures ?? []).length;
+        for (const f of res.failures ?? []) {
+            if (f.failureCode === ECR_IMAGE_NOT_FOUND) result.alreadyGone += 1;
+            else {
+                retry.push(f.imageId?.imageDigest ?? "");
+                failures.push(`${f.imageId?.imageDigest}: ${f.failureCode}: ${f.failureReason}`);
+            }
+        }
+    }
+    return { retry, failures };
 }
 
 /**
@@ -66,7 +102,7 @@ async function listDigests(ecr: ECRClient, repo: RepositoryRef): Promise<string[
  * (an index's children, for example, can be deleted only after the index), then reported with the repository name.
  */
 export async function emptyRepository(
-    ecr: ECRClient,
+    ecr: EcrImagesApi,
     repo: RepositoryRef,
     log: Log = silentLog,
     opts: EmptyOptions = {},
@@ -94,27 +130,7 @@ export async function emptyRepository(
             let failures: string[] = [];
             for (let attempt = 1; pending.length > 0 && attempt <= attempts; attempt++) {
                 if (attempt > 1) await sleep(backoffMs(attempt - 1));
-                const retry: string[] = [];
-                failures = [];
-                for (let i = 0; i < pending.length; i += DELETE_BATCH_SIZE) {
-                    const imageIds: ImageIdentifier[] = pending
-                        .slice(i, i + DELETE_BATCH_SIZE)
-                        .map((imageDigest) => ({ imageDigest }));
-                    const res = await call(repo.repositoryName, "BatchDeleteImage", () =>
-                        ecr.send(new BatchDeleteImageCommand({ ...target, imageIds })),
-                    );
-                    // Every id sent is either deleted or listed in failures (moto omits untagged ones from imageIds).
-                    result.deleted += imageIds.length - (res.failures ?? []).length;
-                    for (const f of res.failures ?? []) {
-                        const digest = f.imageId?.imageDigest ?? "";
-                        if (f.failureCode === "ImageNotFound") result.alreadyGone += 1;
-                        else {
-                            retry.push(digest);
-                            failures.push(`${digest}: ${f.failureCode}: ${f.failureReason}`);
-                        }
-                    }
-                }
-                pending = retry;
+                ({ retry: pending, failures } = await deleteDigests(ecr, target, pending, result));
             }
             if (pending.length > 0) {
                 throw failed(
@@ -124,7 +140,7 @@ export async function emptyRepository(
             // The loop re-lists: images pushed meanwhile would still block the repository's deletion.
         }
     } catch (err) {
-        if (!(err instanceof RepositoryGone)) throw err;
+        if (errorName(err) !== REPOSITORY_NOT_FOUND) throw err;
         result.repositoryMissing = true;
         log({ message: "repository already gone", repositoryName: repo.repositoryName });
         return result;

@@ -1,6 +1,6 @@
 // Which expired AMIs are kept, and why: keep tag, newest N per group, in use by an instance or launch template.
 // Pure: the EC2 lookups happen elsewhere and arrive here as plain data.
-import { isExpired } from "./age";
+import type { CleanupSettings } from "./settings";
 
 export interface Candidate {
     imageId: string;
@@ -9,18 +9,11 @@ export interface Candidate {
     tags: Record<string, string>;
     snapshotIds: string[];
     /** Sum of the EBS snapshot mappings' volume sizes: what deleting it frees, at most. */
-    sizeGiB?: number;
+    sizeGiB: number;
 }
 
-export interface Guardrails {
-    validHours: number;
-    /** An AMI with this tag key is kept, unless the tag's value is `false`. */
-    keepTagKey: string;
-    /** Keep the newest N AMIs of each group whatever their age; 0 turns it off. */
-    keepLatest: number;
-    /** Group by this tag's value instead of the name without its trailing version or timestamp. */
-    groupByTag?: string;
-}
+/** The settings the keep rules read. */
+export type Guardrails = Pick<CleanupSettings, "keepTagKey" | "keepLatest" | "groupByTag">;
 
 /** AMI id → the instance or launch template that uses it. */
 export interface Usage {
@@ -46,7 +39,8 @@ export function defaultGroup(name: string): string {
     return group || name;
 }
 
-export function groupOf(c: Candidate, groupByTag?: string): string {
+/** `groupByTag` empty: by name. */
+export function groupOf(c: Candidate, groupByTag: string): string {
     return groupByTag ? `tag:${c.tags[groupByTag] ?? ""}` : `name:${defaultGroup(c.name)}`;
 }
 
@@ -54,7 +48,7 @@ const newestFirst = (a: Candidate, b: Candidate) =>
     b.creationDate.localeCompare(a.creationDate) || a.imageId.localeCompare(b.imageId);
 
 /** Ids of the newest `keep` AMIs of every group. */
-function newestPerGroup(all: Candidate[], keep: number, groupByTag?: string): Set<string> {
+function newestPerGroup(all: Candidate[], keep: number, groupByTag: string): Set<string> {
     const kept = new Set<string>();
     if (keep <= 0) return kept;
     const groups = new Map<string, Candidate[]>();
@@ -92,23 +86,22 @@ export function keepReason(
 }
 
 /**
- * Splits the account's available AMIs into those to delete and the expired ones kept with their reason. AMIs
- * that are not expired are neither. `usage` is undefined when in-use protection is off.
+ * Splits the expired AMIs into those to delete and those kept, with their reason. `all` is every available AMI
+ * of the account: the newest of a group may be young. `usage` is undefined when in-use protection is off.
  */
 export function selectExpired(
+    expired: Candidate[],
     all: Candidate[],
     rules: Guardrails,
-    now: Date,
     usage?: Usage,
-): { expired: Candidate[]; skipped: Skipped[] } {
+): { toDelete: Candidate[]; skipped: Skipped[] } {
     const latest = newestPerGroup(all, rules.keepLatest, rules.groupByTag);
-    const expired: Candidate[] = [];
+    const toDelete: Candidate[] = [];
     const skipped: Skipped[] = [];
-    for (const c of all) {
-        if (!isExpired(c.creationDate, rules.validHours, now)) continue;
+    for (const c of expired) {
         const reason = keepReason(c, rules, latest, usage);
         if (reason) skipped.push({ imageId: c.imageId, reason });
-        else expired.push(c);
+        else toDelete.push(c);
     }
-    return { expired, skipped };
+    return { toDelete, skipped };
 }

@@ -1,11 +1,10 @@
 // CloudFormation custom-resource protocol around emptyRepository: always answers, with a stable physical id and a
 // body under 4096 bytes, and never logs the pre-signed ResponseURL.
 import { request } from "node:https";
-import type { ECRClient } from "@aws-sdk/client-ecr";
-import { emptyRepository, type RepositoryRef } from "./ecr";
-import { errorMessage } from "./errors";
-import { type Log, silentLog } from "./log";
-import { sleep } from "./time";
+import { errorMessage } from "../shared/errors";
+import { type Log, silentLog } from "../shared/log";
+import { sleep } from "../shared/time";
+import { type EcrImagesApi, emptyRepository, type RepositoryRef } from "./empty";
 
 export interface CfnEvent {
     RequestType: "Create" | "Update" | "Delete";
@@ -46,25 +45,28 @@ export function repositoryOf(props: Record<string, unknown>): RepositoryRef {
 export const physicalIdOf = (repo: RepositoryRef) =>
     `empty-on-delete:${repo.registryId ?? "self"}:${repo.repositoryName}`;
 
-/** Create and Update empty nothing; Delete empties the repository. Returns the id and data to answer with. */
-async function act(
-    ecr: ECRClient,
-    event: CfnEvent,
-    log: Log,
-): Promise<{ id: string; data?: Record<string, number> }> {
-    if (event.RequestType === "Delete") {
-        const id = event.PhysicalResourceId ?? "";
-        // A Create that failed validation created nothing: its Delete (during rollback) has nothing to do.
-        if (id.endsWith(NOT_CREATED)) return { id };
-        const result = await emptyRepository(ecr, repositoryOf(event.ResourceProperties), log);
-        return { id, data: { Deleted: result.deleted } };
-    }
+/**
+ * The id to answer with, success or not. Derived from the repository; a Create whose properties are invalid
+ * created nothing, and says so, so that its rollback's Delete has nothing to do.
+ */
+function physicalIdFor(event: CfnEvent): string {
+    if (event.RequestType === "Delete") return event.PhysicalResourceId ?? event.LogicalResourceId;
     try {
-        return { id: physicalIdOf(repositoryOf(event.ResourceProperties)) };
-    } catch (err) {
-        const id = event.PhysicalResourceId ?? `${event.LogicalResourceId}${NOT_CREATED}`;
-        throw Object.assign(err as Error, { physicalResourceId: id });
+        return physicalIdOf(repositoryOf(event.ResourceProperties));
+    } catch {
+        return event.PhysicalResourceId ?? `${event.LogicalResourceId}${NOT_CREATED}`;
     }
+}
+
+/** Create and Update empty nothing (their properties are checked); Delete empties the repository. */
+async function act(ecr: EcrImagesApi, event: CfnEvent, id: string, log: Log) {
+    if (event.RequestType !== "Delete") {
+        repositoryOf(event.ResourceProperties);
+        return undefined;
+    }
+    if (id.endsWith(NOT_CREATED)) return undefined;
+    const result = await emptyRepository(ecr, repositoryOf(event.ResourceProperties), log);
+    return { Deleted: result.deleted };
 }
 
 /** The response document, with Reason cut so the whole body stays under 4096 bytes. */
@@ -119,7 +121,7 @@ export interface CfnDeps {
 
 /** Handles one event and always answers CloudFormation: every error becomes FAILED with a short reason. */
 export async function handleCfnEvent(
-    ecr: ECRClient,
+    ecr: EcrImagesApi,
     event: CfnEvent,
     deps: CfnDeps = {},
 ): Promise<CfnResponse> {
@@ -127,14 +129,11 @@ export async function handleCfnEvent(
     const { ResponseURL: _url, ...loggable } = event;
     log({ message: "cfn request", ...loggable });
     let response: Omit<CfnResponse, "StackId" | "RequestId" | "LogicalResourceId" | "NoEcho">;
+    const id = physicalIdFor(event);
     try {
-        const { id, data } = await act(ecr, event, log);
+        const data = await act(ecr, event, id, log);
         response = { Status: "SUCCESS", PhysicalResourceId: id, ...(data ? { Data: data } : {}) };
     } catch (err) {
-        const id =
-            (err as { physicalResourceId?: string }).physicalResourceId ??
-            event.PhysicalResourceId ??
-            event.LogicalResourceId;
         response = { Status: "FAILED", Reason: errorMessage(err), PhysicalResourceId: id };
     }
     const body = responseBody(event, response);

@@ -1,19 +1,19 @@
 // Batches of AMIs: the Map's unit of work. One invocation deregisters up to a hundred AMIs, the next deletes
 // what is left of their snapshots, each with a few EC2 calls in flight and throttling absorbed by backoff.
 import { type EC2Client, paginateDescribeImages, paginateDescribeSnapshots } from "@aws-sdk/client-ec2";
-import { ErrorNames, errorMessage, errorName } from "./errors";
+import { calling, ErrorNames, errorMessage, errorName } from "../shared/errors";
+import { type Log, silentLog } from "../shared/log";
+import { sleep } from "../shared/time";
 import {
     type DeleteSnapshotsResult,
     type DeregisterResult,
     deleteSnapshots,
     deregisterImage,
-    type ImageRef,
     type SnapshotSkip,
-} from "./images";
-import { type Log, silentLog } from "./log";
+} from "./deletion";
+import { type ImageRef, tagsOf } from "./listing";
 import { type PoolOptions, runPool } from "./pool";
 import { hasKeepTag } from "./selection";
-import { sleep } from "./time";
 
 /** AMIs per Map item. A hundred keeps invocations at about 20 per 1,000 AMIs and a batch well inside 15 min. */
 export const BATCH_SIZE = 100;
@@ -79,13 +79,14 @@ async function currentImages(ec2: EC2Client, ids: string[]) {
             { client: ec2, pageSize: 1000 },
             { Owners: ["self"], Filters: [{ Name: "image-id", Values: values }] },
         );
-        for await (const page of pages) {
-            for (const image of page.Images ?? []) {
-                if (!image.ImageId) continue;
-                const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
-                found.set(image.ImageId, { state: image.State ?? "", tags });
+        await calling(`re-checking ${values[0]} and the batch`, "DescribeImages", async () => {
+            for await (const page of pages) {
+                for (const image of page.Images ?? []) {
+                    if (image.ImageId)
+                        found.set(image.ImageId, { state: image.State ?? "", tags: tagsOf(image) });
+                }
             }
-        }
+        });
     }
     return found;
 }
@@ -158,8 +159,10 @@ async function existingSnapshots(ec2: EC2Client, ids: string[]): Promise<Set<str
             { client: ec2, pageSize: 1000 },
             { OwnerIds: ["self"], Filters: [{ Name: "snapshot-id", Values: values }] },
         );
-        for await (const page of pages)
-            for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.add(s.SnapshotId);
+        await calling(`finding the batch's remaining snapshots`, "DescribeSnapshots", async () => {
+            for await (const page of pages)
+                for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.add(s.SnapshotId);
+        });
     }
     return found;
 }

@@ -1,4 +1,4 @@
-// Input validation shared by config, Lambda events and runner flags: every error names the key, the value and what is allowed.
+// Input checks shared by config, Lambda events and runner flags: every error names the key, the value and what is allowed.
 import { invalidInput } from "./errors";
 
 /** A whole number in [min, max]; accepts its decimal string form too (config and flags arrive as strings). */
@@ -9,10 +9,6 @@ export function wholeNumber(key: string, value: unknown, min: number, max = Numb
         throw invalidInput(key, value, `a whole number ${range}`);
     }
     return n;
-}
-
-export function validHours(value: unknown, key = "validHours"): number {
-    return wholeNumber(key, value, 1);
 }
 
 export function boolean(key: string, value: unknown): boolean {

@@ -1,7 +1,7 @@
 // One execution's share of the work: the next expired AMIs after a cursor, cut into Map batches, sized so the
 // state payload stays far below Step Functions' 256 KiB whatever the account holds.
 import { BATCH_SIZE } from "./batches";
-import type { ImageRef, Listing } from "./images";
+import type { ImageRef, Listing } from "./listing";
 import type { Skipped } from "./selection";
 
 /** Bytes of batch JSON per page: with the Map's results and the summary, every state stays under 256 KiB. */
@@ -13,6 +13,8 @@ export interface Page {
     batches: { images: ImageRef[] }[];
     /** AMIs in this page. */
     count: number;
+    /** AMIs strictly older than validHours when this page was listed, kept ones included. */
+    expired: number;
     /** The last AMI id in this page: the next page starts after it. Empty when the page is empty. */
     cursor: string;
     /** Expired AMIs remain after this page. */
@@ -63,6 +65,7 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
         more: count < next.length,
         remaining: next.length - count,
         estimatedGiB,
+        expired: listing.expired.length,
         skippedCount: listing.skipped.length,
         skipped: after === "" ? listing.skipped.slice(0, SKIPPED_EXAMPLES) : [],
     };

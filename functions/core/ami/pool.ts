@@ -1,7 +1,7 @@
 // Working through a batch against EC2's token buckets: a few calls in flight, throttled calls retried with
 // exponential backoff and full jitter until the Lambda's time runs short.
-import { ErrorNames, errorName } from "./errors";
-import { sleep } from "./time";
+import { ErrorNames, errorName, janitorError } from "../shared/errors";
+import { sleep } from "../shared/time";
 
 export interface Backoff {
     /** First retry waits up to this long. Defaults to 200 ms. */
@@ -24,14 +24,6 @@ export interface PoolOptions {
     retryOn?: ReadonlySet<string>;
     sleep?: (ms: number) => Promise<void>;
     random?: () => number;
-}
-
-/** Thrown when time ran short: the state's Retry runs the batch again and finished items are found gone. */
-export class OutOfTimeError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = ErrorNames.throttled;
-    }
 }
 
 const THROTTLED_ONLY: ReadonlySet<string> = new Set([ErrorNames.throttled]);
@@ -92,7 +84,9 @@ export async function runPool<T, R>(
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, items.length)) }, worker));
     if (outOfTime) {
         const done = results.filter((r) => r?.ok).length;
-        throw new OutOfTimeError(
+        // The state's Retry runs the batch again, and the re-check finds the finished AMIs done.
+        throw janitorError(
+            ErrorNames.outOfTime,
             `time ran short after ${done} of ${items.length} items; the state retries the batch and skips finished ones`,
         );
     }

@@ -1,0 +1,192 @@
+// The state machine's three Lambda tasks: each checks its event, then calls the core with the caller's client.
+// The Lambda entries and the local runner both build their handlers here, so they read events identically.
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import { invalidInput } from "../shared/errors";
+import { consoleLog, type Log } from "../shared/log";
+import {
+    BATCH_SIZE,
+    type BatchSummary,
+    type DeregisteredImage,
+    deleteBatchSnapshots,
+    deregisterBatch,
+    type ImageRecord,
+    summarizeBatch,
+} from "./batches";
+import { type ImageRef, type Listing, listExpiredImages } from "./listing";
+import { type Page, pageOf } from "./pages";
+import type { Backoff, PoolOptions } from "./pool";
+import { type CleanupSettings, parseSettings } from "./settings";
+
+/** Every task's event carries the whole settings object, in the settings' own names. */
+export interface SettingsEvent {
+    settings: CleanupSettings;
+}
+
+export interface ListEvent extends SettingsEvent {
+    /** The page starts after this AMI id; "" or absent for the first page. */
+    after?: string;
+}
+
+export interface DeregisterEvent extends SettingsEvent {
+    images: ImageRef[];
+}
+
+export interface DeleteSnapshotsEvent extends SettingsEvent {
+    deregistered: { images: DeregisteredImage[] };
+}
+
+export interface HandlerOptions {
+    log?: Log;
+    now?: () => Date;
+    /** Backoff for throttled calls; the benchmark scales it with its simulated clock. */
+    backoff?: Backoff;
+    sleep?: (ms: number) => Promise<void>;
+}
+
+/** The part of Lambda's context the batch handlers use: how long this invocation has left. */
+export interface InvocationContext {
+    getRemainingTimeInMillis?: () => number;
+}
+
+const MAX_BATCH = 2 * BATCH_SIZE;
+const IMAGE_ID = /^ami-[0-9a-z]+$/;
+const SNAPSHOT_ID = /^snap-[0-9a-z]+$/;
+
+/** The event's settings, checked as config and flags are; a key that is not a setting is refused. */
+export function eventSettings(event: unknown): CleanupSettings {
+    const raw = (event as { settings?: unknown } | undefined)?.settings;
+    if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+        throw invalidInput("settings", raw, "an object of cleanup settings");
+    }
+    return parseSettings(raw as Record<string, unknown>, {
+        nameOf: (key) => `settings.${key}`,
+        required: ["validHours"],
+        strict: true,
+    });
+}
+
+function parseImageRef(value: unknown, key: string): ImageRef {
+    const image = value as Partial<ImageRef> | undefined;
+    if (!image || typeof image !== "object")
+        throw invalidInput(key, image, "an object with imageId and snapshotIds");
+    if (typeof image.imageId !== "string" || !IMAGE_ID.test(image.imageId)) {
+        throw invalidInput(`${key}.imageId`, image.imageId, "an AMI id like ami-0123456789abcdef0");
+    }
+    const snapshotIds = image.snapshotIds;
+    if (
+        !Array.isArray(snapshotIds) ||
+        snapshotIds.some((s) => typeof s !== "string" || !SNAPSHOT_ID.test(s))
+    ) {
+        throw invalidInput(
+            `${key}.snapshotIds`,
+            snapshotIds,
+            "a list of snapshot ids like snap-0123456789abcdef0",
+        );
+    }
+    return { imageId: image.imageId, snapshotIds };
+}
+
+function parseImages(value: unknown, key: string): ImageRef[] {
+    if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BATCH) {
+        throw invalidInput(key, value, `a list of 1 to ${MAX_BATCH} images`);
+    }
+    return value.map((v, i) => parseImageRef(v, `${key}[${i}]`));
+}
+
+function poolOptions(
+    settings: CleanupSettings,
+    context: InvocationContext | undefined,
+    opts: HandlerOptions,
+): PoolOptions {
+    const remaining = context?.getRemainingTimeInMillis;
+    return {
+        concurrency: settings.callsPerBatch,
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
+        ...(opts.sleep ? { sleep: opts.sleep } : {}),
+        ...(remaining ? { timeLeftMs: () => remaining.call(context) } : {}),
+    };
+}
+
+function parseCursor(value: unknown): string {
+    if (value === undefined || value === "") return "";
+    if (typeof value !== "string" || !IMAGE_ID.test(value))
+        throw invalidInput("after", value, 'an AMI id, or "" for the first page');
+    return value;
+}
+
+/** The list task: lists once, answers with the page after the event's cursor. */
+export function listExpiredImagesHandler(
+    ec2: EC2Client,
+    opts: HandlerOptions & { onListing?: (listing: Listing) => void } = {},
+) {
+    const { log = consoleLog, now = () => new Date() } = opts;
+    return async (event: ListEvent): Promise<Page> => {
+        const settings = eventSettings(event);
+        const after = parseCursor(event?.after);
+        const listing = await listExpiredImages(ec2, settings, now(), log);
+        opts.onListing?.(listing);
+        return pageOf(listing, after);
+    };
+}
+
+/** The deregister task: one batch, each AMI looked up again first. */
+export function deregisterBatchHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
+    const { log = consoleLog } = opts;
+    return async (
+        event: DeregisterEvent,
+        context?: InvocationContext,
+    ): Promise<{ images: DeregisteredImage[] }> => {
+        const settings = eventSettings(event);
+        const images = parseImages(event?.images, "images");
+        const batch = { images, dryRun: settings.dryRun, keepTagKey: settings.keepTagKey };
+        return { images: await deregisterBatch(ec2, batch, poolOptions(settings, context, opts), log) };
+    };
+}
+
+const OUTCOMES = new Set(["deregistered", "already-gone", "dry-run", "kept", "failed"]);
+
+function parseDeregistered(value: unknown): DeregisteredImage[] {
+    const images = (value as { images?: unknown } | undefined)?.images;
+    const refs = parseImages(images, "deregistered.images");
+    return refs.map((ref, i) => {
+        const raw = (images as Partial<DeregisteredImage>[])[i];
+        if (typeof raw.outcome !== "string" || !OUTCOMES.has(raw.outcome)) {
+            throw invalidInput(`deregistered.images[${i}].outcome`, raw.outcome, [...OUTCOMES].join(", "));
+        }
+        const withImage = raw.deletedWithImage;
+        return {
+            ...ref,
+            outcome: raw.outcome,
+            ...(Array.isArray(withImage)
+                ? { deletedWithImage: withImage.filter((s) => SNAPSHOT_ID.test(s)) }
+                : {}),
+            ...(raw.reason ? { reason: String(raw.reason) } : {}),
+            ...(raw.error ? { error: String(raw.error) } : {}),
+        };
+    });
+}
+
+export interface SnapshotsBatchResult {
+    summary: BatchSummary;
+    images: ImageRecord[];
+}
+
+/** The snapshots task: what is left of one batch's snapshots. */
+export function deleteSnapshotsBatchHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
+    const { log = consoleLog } = opts;
+    return async (
+        event: DeleteSnapshotsEvent,
+        context?: InvocationContext,
+    ): Promise<SnapshotsBatchResult> => {
+        const settings = eventSettings(event);
+        const images = parseDeregistered(event?.deregistered);
+        const records = await deleteBatchSnapshots(
+            ec2,
+            images,
+            settings.dryRun,
+            poolOptions(settings, context, opts),
+            log,
+        );
+        return { summary: summarizeBatch(records), images: records };
+    };
+}
