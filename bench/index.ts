@@ -12,6 +12,7 @@ import {
     findMotoPython,
     MOTO_ACCOUNT_ID,
     MOTO_REGION,
+    motoClients,
     motoCredentials,
     type SeedAmi,
     startMoto,
@@ -69,7 +70,7 @@ async function measure(design: "image-janitor" | "original", amis: SeedAmi[]): P
         let stats: RunStats;
         if (design === "image-janitor") {
             const s = await runCleanup({
-                ec2,
+                clients: { ...motoClients(moto.endpoint), ec2 },
                 settings: settingsWith({ validHours: VALID_HOURS, protectInUse: false }),
             });
             if (s.failed.length > 0) throw new Error(`${s.failed.length} AMIs failed: ${s.failed[0].error}`);
@@ -181,6 +182,7 @@ async function throttleSimulation(
     targetSeconds: number,
     deleteAssociated: boolean,
     maxConcurrency: number,
+    keepShared = true,
 ): Promise<string> {
     const refill = EC2_BUCKETS.DeregisterImage.refillPerSecond;
     const burst = EC2_BUCKETS.DeregisterImage.burst;
@@ -196,8 +198,13 @@ async function throttleSimulation(
             : () => {};
         const started = performance.now();
         const s = await runCleanup({
-            ec2,
-            settings: settingsWith({ validHours: VALID_HOURS, protectInUse: false, maxConcurrency }),
+            clients: { ...motoClients(moto.endpoint), ec2 },
+            settings: settingsWith({
+                validHours: VALID_HOURS,
+                protectInUse: false,
+                maxConcurrency,
+                keepShared,
+            }),
             backoff: { baseMs: DEFAULT_BACKOFF.baseMs / scale, capMs: DEFAULT_BACKOFF.capMs / scale },
             retryIntervalMs: 1000 / scale,
         });
@@ -222,6 +229,8 @@ async function throttleSimulation(
             `| sustained rate after the burst (/s) | ${fmt(dereg.rate, 2)} | ${fmt(snaps.rate, 2)} |`,
             `| refill wasted while the bucket was full (tokens) | ${fmt(throttle.buckets.DeregisterImage.wasted)} | ${fmt(throttle.buckets.DeleteSnapshot.wasted)} |`,
             `| % of refill rate | ${fmt((dereg.rate / refill) * 100, 1)}% | ${fmt((snaps.rate / EC2_BUCKETS.DeleteSnapshot.refillPerSecond) * 100, 1)}% |`,
+            "",
+            `keepShared ${keepShared ? "on" : "off"}: DescribeImageAttribute ${fmt(((throttle.granted.DescribeImageAttribute ?? []).length * 1000) / amis, 1)} calls per 1,000 AMIs let through, ${fmt(throttle.refused.DescribeImageAttribute ?? 0)} refused; DescribeImages ${fmt(((throttle.granted.DescribeImages ?? []).length * 1000) / amis, 1)} per 1,000 AMIs.`,
             "",
             `Wall time ${fmt(wall, 1)} s. AMIs deleted ${fmt(s.deleted.length)}, failed ${s.failed.length}, lost ${lost}; left in moto: ${left.images} AMIs, ${left.snapshots} snapshots.`,
         ].join("\n");
@@ -273,6 +282,7 @@ async function main(argv: string[]) {
             "throttle-seconds": { type: "string", default: "60" },
             "throttle-concurrency": { type: "string", default: "2" },
             "throttle-fallback": { type: "boolean", default: true },
+            "throttle-only": { type: "boolean", default: false },
         },
     });
     const sizes = values.sizes
@@ -281,7 +291,7 @@ async function main(argv: string[]) {
     const out = (s: string) => process.stdout.write(`${s}\n\n`);
     out(`## image-janitor benchmark, ${new Date().toISOString()}`);
     out(machine());
-    for (const n of sizes) {
+    for (const n of values["throttle-only"] ? [] : sizes) {
         const amis = seed(n);
         const ours = await measure("image-janitor", amis);
         const original = values["no-original"] ? undefined : await measure("original", amis);
@@ -290,11 +300,11 @@ async function main(argv: string[]) {
     for (const deleteAssociated of values["throttle-fallback"] ? [true, false] : [true]) {
         const amis = Number(values["throttle-amis"]);
         const seconds = Number(values["throttle-seconds"]);
-        out(
-            await throttleSimulation(amis, seconds, deleteAssociated, Number(values["throttle-concurrency"])),
-        );
+        const concurrency = Number(values["throttle-concurrency"]);
+        for (const keepShared of [true, false])
+            out(await throttleSimulation(amis, seconds, deleteAssociated, concurrency, keepShared));
     }
-    out(await ecrSection());
+    if (!values["throttle-only"]) out(await ecrSection());
 }
 
 main(process.argv.slice(2)).catch((err) => {

@@ -12,6 +12,8 @@ export const EC2_BUCKETS: Record<string, BucketSpec> = {
     DeregisterImage: { burst: 100, refillPerSecond: 5 },
     DeleteSnapshot: { burst: 100, refillPerSecond: 5 },
     DescribeImages: { burst: 100, refillPerSecond: 20 },
+    // Not listed among EC2's own buckets: the shared bucket of non-mutating actions.
+    DescribeImageAttribute: { burst: 100, refillPerSecond: 20 },
     DescribeSnapshots: { burst: 100, refillPerSecond: 20 },
 };
 

@@ -50,7 +50,7 @@ const FUNCTIONS: Record<FunctionKey, FunctionSpec> = {
         // A region's 50,000 AMIs are read on every page: 50 DescribeImages pages, held in memory.
         timeout: 900,
         memorySize: 1024,
-        policy: (logGroupArn) => listImagesPolicy(logGroupArn),
+        policy: listImagesPolicy,
     },
     deregister: {
         entry: "deregister-image",

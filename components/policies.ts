@@ -43,30 +43,52 @@ export function logWriteStatement(logStreams: Statement["Resource"]): Statement 
     };
 }
 
-/** Read-only. EC2's Describe actions have no resource-level permissions: AWS requires `*`. */
-export function listImagesPolicy(logGroupArn: string): PolicyDocument {
-    return doc(logWriteStatement(`${logGroupArn}:*`), {
-        Sid: "DescribeImagesAndTheirUsers",
-        Effect: "Allow",
-        Action: [
-            "ec2:DescribeImages",
-            "ec2:DescribeInstances",
-            "ec2:DescribeLaunchTemplates",
-            "ec2:DescribeLaunchTemplateVersions",
-        ],
-        Resource: "*",
-    });
+/**
+ * Read-only: the images, and every place AWS launches from. EC2's and Auto Scaling's Describe actions and SSM's
+ * DescribeParameters have no resource-level permissions (AWS requires `*`); GetParameters is scoped to the
+ * region's parameters.
+ */
+export function listImagesPolicy(logGroupArn: string, s: Scope): PolicyDocument {
+    return doc(
+        logWriteStatement(`${logGroupArn}:*`),
+        {
+            Sid: "DescribeImagesAndTheirUsers",
+            Effect: "Allow",
+            Action: [
+                "ec2:DescribeImages",
+                "ec2:DescribeInstances",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:DescribeFleets",
+                "ec2:DescribeSpotFleetRequests",
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeLaunchConfigurations",
+                "ssm:DescribeParameters",
+            ],
+            Resource: "*",
+        },
+        {
+            Sid: "ReadImageParameters",
+            Effect: "Allow",
+            Action: "ssm:GetParameters",
+            Resource: `arn:${s.partition}:ssm:${s.region}:${s.accountId}:parameter/*`,
+        },
+    );
 }
 
 /**
  * AMI and snapshot ARNs carry no account id, so the narrowest scope is every image and snapshot in the region.
  * DeleteSnapshot is here because DeregisterImage's DeleteAssociatedSnapshots deletes them in the same call;
- * DescribeImages re-checks each batch just before deleting.
+ * DescribeImages re-checks each batch just before deleting, and DescribeImageAttribute reads launch permissions.
  */
 export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocument {
     return doc(
         logWriteStatement(`${logGroupArn}:*`),
-        { Sid: "RecheckImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" },
+        {
+            Sid: "RecheckImages",
+            Effect: "Allow",
+            Action: ["ec2:DescribeImages", "ec2:DescribeImageAttribute"],
+            Resource: "*",
+        },
         {
             Sid: "DeregisterImages",
             Effect: "Allow",

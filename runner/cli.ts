@@ -1,7 +1,9 @@
 // `npm run cleanup`: runs the cleanup state machine locally against the AWS endpoint the environment selects.
 // Its flags are the settings module's, in kebab-case; exit codes say what went wrong.
 import { parseArgs } from "node:util";
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import {
     type CleanupSettings,
     DEFAULT_SETTINGS,
@@ -11,7 +13,7 @@ import {
     SETTINGS,
     type SettingKey,
 } from "../functions/core/ami/settings";
-import { ec2ClientConfig } from "../functions/core/shared/clients";
+import { autoScalingClientConfig, ec2ClientConfig, ssmClientConfig } from "../functions/core/shared/clients";
 import {
     classify,
     ErrorNames,
@@ -186,11 +188,13 @@ function exitCodeOf(run: RegionRun): number {
 }
 
 async function runRegion(region: string | undefined, opts: CliOptions): Promise<RegionRun> {
-    const ec2 = new EC2Client({
-        ...ec2ClientConfig,
-        ...(region ? { region } : {}),
-        ...(opts.profile ? { profile: opts.profile } : {}),
-    });
+    const where = { ...(region ? { region } : {}), ...(opts.profile ? { profile: opts.profile } : {}) };
+    const ec2 = new EC2Client({ ...ec2ClientConfig, ...where });
+    const clients = {
+        ec2,
+        autoScaling: new AutoScalingClient({ ...autoScalingClientConfig, ...where }),
+        ssm: new SSMClient({ ...ssmClientConfig, ...where }),
+    };
     let resolved: string;
     try {
         resolved = await ec2.config.region();
@@ -202,7 +206,7 @@ async function runRegion(region: string | undefined, opts: CliOptions): Promise<
     }
     try {
         const summary = await runCleanup({
-            ec2,
+            clients,
             settings: opts.settings,
             log: opts.json || opts.verbose ? stderrLog : silentLog,
             onProgress: opts.json
@@ -214,7 +218,7 @@ async function runRegion(region: string | undefined, opts: CliOptions): Promise<
     } catch (err) {
         return { region: resolved, error: runError(err, resolved) };
     } finally {
-        ec2.destroy();
+        for (const c of Object.values(clients)) c.destroy();
     }
 }
 

@@ -1,7 +1,7 @@
 // `npm run demo`: the try-it-now path. Starts moto, seeds AMIs of mixed ages, dry-runs, cleans up, shows what is left.
 import { DescribeImagesCommand, DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
 import { settingsWith } from "../functions/core/ami/settings";
-import { hoursAgo, MOTO_ACCOUNT_ID, motoEc2, type SeedAmi, startMoto } from "./moto";
+import { hoursAgo, MOTO_ACCOUNT_ID, motoClients, type SeedAmi, startMoto } from "./moto";
 import { renderSummary } from "./report";
 import { runCleanup } from "./run";
 
@@ -38,15 +38,19 @@ async function main(): Promise<void> {
     );
     const moto = await startMoto({ amis: DEMO_AMIS });
     try {
-        const ec2 = motoEc2(moto.endpoint);
+        const clients = motoClients(moto.endpoint);
+        const { ec2 } = clients;
         process.stdout.write(
             renderSummary(
-                await runCleanup({ ec2, settings: settingsWith({ validHours: VALID_HOURS, dryRun: true }) }),
+                await runCleanup({
+                    clients,
+                    settings: settingsWith({ validHours: VALID_HOURS, dryRun: true }),
+                }),
             ),
         );
         process.stdout.write("\n");
         process.stdout.write(
-            renderSummary(await runCleanup({ ec2, settings: settingsWith({ validHours: VALID_HOURS }) })),
+            renderSummary(await runCleanup({ clients, settings: settingsWith({ validHours: VALID_HOURS }) })),
         );
         const images = (await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [];
         const snapshots =

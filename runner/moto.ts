@@ -5,8 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECR } from "@aws-sdk/client-ecr";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import type { UsageClients } from "../functions/core/ami/usage";
+import { type MotoProxy, type ProxyOptions, startMotoProxy } from "./motoProxy";
 
 /** moto's default account: AMIs seeded with this owner are the account's own. */
 export const MOTO_ACCOUNT_ID = "123456789012";
@@ -24,7 +28,11 @@ export interface SeedAmi {
 }
 
 export interface Moto {
+    /** The mending proxy in front of moto: what clients talk to. */
     endpoint: string;
+    /** moto itself, for a look behind the proxy. */
+    motoEndpoint: string;
+    proxy: MotoProxy;
     stop(): Promise<void>;
 }
 
@@ -68,8 +76,11 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: num
     throw new Error(`moto server did not answer at ${endpoint} within ${timeoutMs} ms`);
 }
 
-/** Starts moto server; with `amis`, those are the only AMIs it knows (none of moto's public catalogue). */
-export async function startMoto(opts: { amis?: SeedAmi[] } = {}): Promise<Moto> {
+/**
+ * Starts moto server behind the mending proxy (runner/motoProxy.ts); with `amis`, those are the only AMIs it knows
+ * (none of moto's public catalogue). `proxy` sets faults or a stall time.
+ */
+export async function startMoto(opts: { amis?: SeedAmi[]; proxy?: ProxyOptions } = {}): Promise<Moto> {
     const python = findMotoPython();
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "image-janitor-moto-"));
@@ -89,17 +100,21 @@ export async function startMoto(opts: { amis?: SeedAmi[] } = {}): Promise<Moto> 
     child.stderr?.on("data", (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-4000);
     });
-    const endpoint = `http://127.0.0.1:${port}`;
+    const motoEndpoint = `http://127.0.0.1:${port}`;
     try {
-        await waitUntilUp(endpoint, child, 30_000);
+        await waitUntilUp(motoEndpoint, child, 30_000);
     } catch (err) {
         child.kill("SIGKILL");
         rmSync(dir, { recursive: true, force: true });
         throw new Error(`${(err as Error).message}\n${stderr}`);
     }
+    const proxy = await startMotoProxy(motoEndpoint, opts.proxy);
     return {
-        endpoint,
+        endpoint: proxy.endpoint,
+        motoEndpoint,
+        proxy,
         stop: async () => {
+            await proxy.stop();
             if (child.exitCode === null) {
                 const exited = new Promise((r) => child.once("exit", r));
                 child.kill("SIGTERM");
@@ -115,6 +130,16 @@ export const motoCredentials = { accessKeyId: "testing", secretAccessKey: "testi
 
 export function motoEc2(endpoint: string): EC2Client {
     return new EC2Client({ endpoint, region: MOTO_REGION, credentials: motoCredentials });
+}
+
+/** The clients a cleanup run takes, pointed at moto (through its proxy). */
+export function motoClients(endpoint: string): UsageClients {
+    const where = { endpoint, region: MOTO_REGION, credentials: motoCredentials };
+    return {
+        ec2: new EC2Client(where),
+        autoScaling: new AutoScalingClient(where),
+        ssm: new SSMClient(where),
+    };
 }
 
 /** An ISO timestamp `hours` before `now`, in the format EC2 reports CreationDate. */

@@ -1,6 +1,5 @@
 // Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
 // entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
-import type { EC2Client } from "@aws-sdk/client-ec2";
 import { buildDefinition, type FunctionArns, StateNames } from "../components/definition";
 import type { BatchSummary, ImageRecord } from "../functions/core/ami/batches";
 import type { ImageItem } from "../functions/core/ami/listing";
@@ -15,6 +14,7 @@ import {
     type ListEvent,
     listExpiredImagesHandler,
 } from "../functions/core/ami/tasks";
+import type { UsageClients } from "../functions/core/ami/usage";
 import { ErrorNames } from "../functions/core/shared/errors";
 import { type Log, silentLog } from "../functions/core/shared/log";
 import { type RunStats, runExecutions } from "./engine";
@@ -29,7 +29,8 @@ export const LOCAL_FUNCTION_ARNS: FunctionArns = {
 };
 
 export interface LocalRunOptions {
-    ec2: EC2Client;
+    /** EC2, and the Auto Scaling and SSM clients the in-use lookups read. */
+    clients: UsageClients;
     /** Parsed by the settings module, as the deployed state machine receives them. */
     settings: CleanupSettings;
     log?: Log;
@@ -96,7 +97,8 @@ export function resultsOf(s: RunSummary): Map<string, { result: ImageResult; det
 }
 
 export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
-    const { ec2, settings, log = silentLog, now, onProgress } = opts;
+    const { clients, settings, log = silentLog, now, onProgress } = opts;
+    const { ec2 } = clients;
     const definition = buildDefinition({ functionArns: LOCAL_FUNCTION_ARNS, settings });
     const handlerOpts = { log, now, ...(opts.backoff ? { backoff: opts.backoff } : {}) };
 
@@ -110,7 +112,7 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const failedBatches: { firstImageId: string; error: string }[] = [];
     let overlapSkipped = false;
 
-    const list = listExpiredImagesHandler(ec2, {
+    const list = listExpiredImagesHandler(clients, {
         ...handlerOpts,
         onListing: (listing) => {
             for (const i of listing.expired) if (!expired.has(i.imageId)) expired.set(i.imageId, i);

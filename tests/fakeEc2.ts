@@ -1,26 +1,76 @@
-// A stateful EC2 behind aws-sdk-client-mock for runner tests: it paginates DescribeImages (moto does not), honours
-// the image-id and snapshot-id filters and DeleteAssociatedSnapshots, and refuses to delete a snapshot in use.
+// An in-process EC2 behind aws-sdk-client-mock, for what moto does not do, modelled as the EC2 API Reference and
+// the EC2/EBS user guides document it:
+// - DescribeImages pages (MaxResults/NextToken); by ImageIds it fails the whole call with InvalidAMIID.NotFound
+//   naming the missing ids; without IncludeDisabled it leaves disabled AMIs out ("A disabled AMI does not appear in
+//   DescribeImages API calls by default", DisableImage reference); an owner sees its deprecated AMIs always.
+// - DeregisterImage honours DeleteAssociatedSnapshots (a snapshot another AMI uses is `skipped`) and refuses an AMI
+//   with deregistration protection (the reference documents no error code: the fake uses one the product must not
+//   rely on).
+// - DisableImage sets `disabled` and removes every launch permission; EnableImage sets `available` and restores
+//   none (DisableImage/EnableImage references).
+// - A snapshot an AMI uses, disabled AMIs included, cannot be deleted: InvalidSnapshot.InUse naming the AMI.
+// - Recycle Bin: a deleted AMI or snapshot is retained only if it carried a rule's tag when it was deleted; an AMI
+//   cannot be restored before its snapshots; retention expires (Recycle Bin user guide).
+// - DryRun on every mutating call answers DryRunOperation.
 import {
+    CreateTagsCommand,
     DeleteSnapshotCommand,
+    DeleteTagsCommand,
     DeregisterImageCommand,
+    DescribeImageAttributeCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
-    DescribeLaunchTemplatesCommand,
     DescribeSnapshotsCommand,
+    DisableImageCommand,
     type EC2Client,
+    EnableImageCommand,
     type Image,
+    type LaunchPermission,
+    ListImagesInRecycleBinCommand,
+    ListSnapshotsInRecycleBinCommand,
+    RestoreImageFromRecycleBinCommand,
+    RestoreSnapshotFromRecycleBinCommand,
+    type Snapshot,
+    type Tag,
 } from "@aws-sdk/client-ec2";
 import type { AwsClientStub } from "aws-sdk-client-mock";
 import { awsError } from "./helpers";
 
+/** A Recycle Bin retention rule, as `aws.rbin.Rule` declares it. */
+export interface BinRule {
+    resourceType: "EC2_IMAGE" | "EBS_SNAPSHOT";
+    tags: { key: string; value: string }[];
+    retentionDays: number;
+}
+
+interface Binned<T> {
+    item: T;
+    enteredAt: Date;
+    exitsAt: Date;
+}
+
 export interface FakeEc2 {
     images: Map<string, Image>;
-    snapshots: Set<string>;
+    /** Snapshot id → the snapshot, with its tags. */
+    snapshots: Map<string, Snapshot>;
+    launchPermissions: Map<string, LaunchPermission[]>;
+    bin: { images: Map<string, Binned<Image>>; snapshots: Map<string, Binned<Snapshot>> };
+    rules: BinRule[];
+    /** The fake's clock: a test moves it to let retention or a disable period pass. */
+    now: () => Date;
+    setNow(now: Date): void;
+    /** Every DeregisterImage asked for, succeeded or not, in order. */
+    deregisterAttempts: string[];
     /** Every DeregisterImage and DeleteSnapshot that succeeded, in order. */
     deregistered: string[];
     deletedSnapshots: string[];
     calls: Record<string, number>;
+    /** What DeregisterImage does: a test that intercepts the call can still carry it out. */
+    deregister(input: { ImageId?: string; DeleteAssociatedSnapshots?: boolean; DryRun?: boolean }): unknown;
 }
+
+/** The account the fake answers for: an image without an OwnerId is its own. */
+export const FAKE_ACCOUNT = "123456789012";
 
 const filterValues = (filters: { Name?: string; Values?: string[] }[] | undefined, name: string) =>
     filters?.find((f) => f.Name === name)?.Values;
@@ -41,77 +91,323 @@ export function oldImages(count: number): Image[] {
     });
 }
 
-export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[]): FakeEc2 {
+const snapshotsOf = (i: Image) =>
+    (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((s): s is string => !!s);
+
+function setTags(target: { Tags?: Tag[] }, tags: Tag[]) {
+    const byKey = new Map((target.Tags ?? []).map((t) => [t.Key, t]));
+    for (const t of tags) byKey.set(t.Key, { Key: t.Key, Value: t.Value ?? "" });
+    target.Tags = [...byKey.values()];
+}
+
+function removeTags(target: { Tags?: Tag[] }, tags: Tag[]) {
+    target.Tags = (target.Tags ?? []).filter(
+        (t) => !tags.some((r) => r.Key === t.Key && (r.Value === undefined || r.Value === t.Value)),
+    );
+}
+
+const dryRun = () => awsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
+
+export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], at = new Date()): FakeEc2 {
+    let now = at;
     const fake: FakeEc2 = {
-        images: new Map(images.map((i) => [i.ImageId ?? "", i])),
-        snapshots: new Set(
-            images.flatMap((i) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId ?? "")),
-        ),
+        images: new Map(images.map((i) => [i.ImageId ?? "", structuredClone(i)])),
+        snapshots: new Map(),
+        launchPermissions: new Map(),
+        bin: { images: new Map(), snapshots: new Map() },
+        rules: [],
+        now: () => now,
+        setNow: (d) => {
+            now = d;
+        },
+        deregisterAttempts: [],
         deregistered: [],
         deletedSnapshots: [],
         calls: {},
+        deregister: () => ({}),
     };
+    for (const i of images) {
+        for (const m of i.BlockDeviceMappings ?? []) {
+            const id = m.Ebs?.SnapshotId;
+            if (id && !fake.snapshots.has(id))
+                fake.snapshots.set(id, {
+                    SnapshotId: id,
+                    VolumeSize: m.Ebs?.VolumeSize ?? 8,
+                    Description: `Created by CreateImage(i-0000000000000000a) for ${i.ImageId}`,
+                    StartTime: new Date(i.CreationDate ?? at.toISOString()),
+                    State: "completed",
+                    Tags: [],
+                });
+        }
+    }
     const count = (action: string) => {
         fake.calls[action] = (fake.calls[action] ?? 0) + 1;
     };
-    const snapshotsOf = (i: Image) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId ?? "");
-    const users = new Map<string, number>();
-    for (const i of images) for (const s of snapshotsOf(i)) users.set(s, (users.get(s) ?? 0) + 1);
-    const inUse = (snap: string) => (users.get(snap) ?? 0) > 0;
+    // Snapshot id → the registered AMIs that use it, kept as images come and go.
+    const users = new Map<string, Set<string>>();
+    const indexImage = (i: Image, add: boolean) => {
+        for (const snap of snapshotsOf(i)) {
+            const set = users.get(snap) ?? new Set<string>();
+            if (add) set.add(i.ImageId ?? "");
+            else set.delete(i.ImageId ?? "");
+            users.set(snap, set);
+        }
+    };
+    for (const i of fake.images.values()) indexImage(i, true);
+    const usersOf = (snap: string) => [...(users.get(snap) ?? [])];
+    const expire = () => {
+        for (const bin of [fake.bin.images, fake.bin.snapshots] as Map<string, Binned<unknown>>[])
+            for (const [id, b] of bin) if (b.exitsAt <= now) bin.delete(id);
+    };
+    /** The retention a deleted resource gets: the longest of the rules whose tag it carries, if any. */
+    const retention = (type: BinRule["resourceType"], tags: Tag[] | undefined) => {
+        const days = fake.rules
+            .filter((r) => r.resourceType === type)
+            .filter((r) =>
+                r.tags.some((t) => (tags ?? []).some((x) => x.Key === t.key && x.Value === t.value)),
+            )
+            .map((r) => r.retentionDays);
+        return days.length ? Math.max(...days) : 0;
+    };
+    const toBin = <T>(bin: Map<string, Binned<T>>, id: string, item: T, days: number) => {
+        if (days > 0)
+            bin.set(id, { item, enteredAt: now, exitsAt: new Date(now.getTime() + days * 86_400_000) });
+    };
+    const deleteSnapshot = (snap: string) => {
+        const s = fake.snapshots.get(snap);
+        if (!s) return;
+        fake.snapshots.delete(snap);
+        fake.deletedSnapshots.push(snap);
+        toBin(fake.bin.snapshots, snap, s, retention("EBS_SNAPSHOT", s.Tags));
+    };
+
     mock.on(DescribeInstancesCommand).callsFake(() => {
         count("DescribeInstances");
         return { Reservations: [] };
     });
-    mock.on(DescribeLaunchTemplatesCommand).callsFake(() => {
-        count("DescribeLaunchTemplates");
-        return { LaunchTemplates: [] };
-    });
     mock.on(DescribeImagesCommand).callsFake((input) => {
         count("DescribeImages");
-        const ids = filterValues(input.Filters, "image-id");
-        const states = filterValues(input.Filters, "state");
-        const candidates = ids
-            ? ids.map((id) => fake.images.get(id)).filter((i): i is Image => !!i)
-            : [...fake.images.values()];
-        const all = candidates.filter((i) => !states || states.includes(i.State ?? ""));
+        const owned = (i: Image) =>
+            !input.Owners?.includes("self") || (i.OwnerId ?? FAKE_ACCOUNT) === FAKE_ACCOUNT;
+        const visible = (i: Image) => owned(i) && (input.IncludeDisabled === true || i.State !== "disabled");
+        let all: Image[];
+        if (input.ImageIds) {
+            const missing = input.ImageIds.filter((id: string) => !fake.images.has(id));
+            if (missing.length > 0)
+                throw awsError(
+                    "InvalidAMIID.NotFound",
+                    `The image id '[${missing.join(", ")}]' does not exist`,
+                );
+            all = input.ImageIds.map((id: string) => fake.images.get(id) as Image).filter(visible);
+        } else {
+            const ids = filterValues(input.Filters, "image-id");
+            const states = filterValues(input.Filters, "state");
+            const candidates = ids
+                ? ids.map((id) => fake.images.get(id)).filter((i): i is Image => !!i)
+                : [...fake.images.values()];
+            all = candidates.filter(visible).filter((i) => !states || states.includes(i.State ?? ""));
+        }
         const start = Number(input.NextToken ?? 0);
         const size = input.MaxResults ?? 1000;
-        const page = all.slice(start, start + size);
+        const page = all.slice(start, start + size).map((i) => ({ ...i }));
         return { Images: page, NextToken: start + size < all.length ? String(start + size) : undefined };
+    });
+    mock.on(DescribeImageAttributeCommand).callsFake((input) => {
+        count("DescribeImageAttribute");
+        if (!fake.images.has(input.ImageId ?? "")) throw awsError("InvalidAMIID.NotFound");
+        return {
+            ImageId: input.ImageId,
+            LaunchPermissions: fake.launchPermissions.get(input.ImageId ?? "") ?? [],
+        };
     });
     mock.on(DescribeSnapshotsCommand).callsFake((input) => {
         count("DescribeSnapshots");
-        const ids = filterValues(input.Filters, "snapshot-id") ?? [...fake.snapshots];
-        return { Snapshots: ids.filter((s) => fake.snapshots.has(s)).map((SnapshotId) => ({ SnapshotId })) };
+        if (input.SnapshotIds) {
+            const missing = input.SnapshotIds.filter((id: string) => !fake.snapshots.has(id));
+            if (missing.length > 0)
+                throw awsError(
+                    "InvalidSnapshot.NotFound",
+                    `The snapshot '${missing.join(", ")}' does not exist.`,
+                );
+        }
+        let all = input.SnapshotIds
+            ? input.SnapshotIds.map((id: string) => fake.snapshots.get(id) as Snapshot)
+            : [...fake.snapshots.values()];
+        const ids = filterValues(input.Filters, "snapshot-id");
+        if (ids) all = all.filter((s: Snapshot) => ids.includes(s.SnapshotId ?? ""));
+        const tagKeys = filterValues(input.Filters, "tag-key");
+        if (tagKeys)
+            all = all.filter((s: Snapshot) => (s.Tags ?? []).some((t) => tagKeys.includes(t.Key ?? "")));
+        const start = Number(input.NextToken ?? 0);
+        const size = input.MaxResults ?? 1000;
+        return {
+            Snapshots: all.slice(start, start + size).map((s: Snapshot) => ({ ...s })),
+            NextToken: start + size < all.length ? String(start + size) : undefined,
+        };
     });
-    mock.on(DeregisterImageCommand).callsFake((input) => {
-        count("DeregisterImage");
+    mock.on(CreateTagsCommand).callsFake((input) => {
+        count("CreateTags");
+        if (input.DryRun) throw dryRun();
+        for (const id of input.Resources ?? []) {
+            const target = id.startsWith("ami-") ? fake.images.get(id) : fake.snapshots.get(id);
+            if (!target)
+                throw awsError(
+                    id.startsWith("ami-") ? "InvalidAMIID.NotFound" : "InvalidSnapshot.NotFound",
+                    `The ID '${id}' does not exist`,
+                );
+            setTags(target, input.Tags ?? []);
+        }
+        return {};
+    });
+    mock.on(DeleteTagsCommand).callsFake((input) => {
+        count("DeleteTags");
+        if (input.DryRun) throw dryRun();
+        for (const id of input.Resources ?? []) {
+            const target = id.startsWith("ami-") ? fake.images.get(id) : fake.snapshots.get(id);
+            if (target) removeTags(target, input.Tags ?? []);
+        }
+        return {};
+    });
+    mock.on(DisableImageCommand).callsFake((input) => {
+        count("DisableImage");
+        if (input.DryRun) throw dryRun();
         const image = fake.images.get(input.ImageId ?? "");
         if (!image)
             throw awsError("InvalidAMIID.NotFound", `The image id '[${input.ImageId}]' does not exist`);
+        image.State = "disabled";
+        image.Public = false;
+        fake.launchPermissions.delete(input.ImageId ?? "");
+        return { Return: true };
+    });
+    mock.on(EnableImageCommand).callsFake((input) => {
+        count("EnableImage");
+        if (input.DryRun) throw dryRun();
+        const image = fake.images.get(input.ImageId ?? "");
+        if (!image)
+            throw awsError("InvalidAMIID.NotFound", `The image id '[${input.ImageId}]' does not exist`);
+        image.State = "available";
+        return { Return: true };
+    });
+    fake.deregister = (input) => {
+        fake.deregisterAttempts.push(input.ImageId ?? "");
+        const image = fake.images.get(input.ImageId ?? "");
+        if (!image)
+            throw awsError("InvalidAMIID.NotFound", `The image id '[${input.ImageId}]' does not exist`);
+        if (input.DryRun) throw dryRun();
+        if ((image.DeregistrationProtection ?? "disabled") !== "disabled")
+            throw awsError(
+                "OperationNotPermitted",
+                `The image ${input.ImageId} has deregistration protection.`,
+            );
         fake.images.delete(input.ImageId ?? "");
-        for (const s of snapshotsOf(image)) users.set(s, (users.get(s) ?? 1) - 1);
+        indexImage(image, false);
+        fake.launchPermissions.delete(input.ImageId ?? "");
         fake.deregistered.push(input.ImageId ?? "");
+        toBin(fake.bin.images, input.ImageId ?? "", image, retention("EC2_IMAGE", image.Tags));
         const results = [];
-        for (const m of image.BlockDeviceMappings ?? []) {
-            const snap = m.Ebs?.SnapshotId ?? "";
-            if (input.DeleteAssociatedSnapshots && fake.snapshots.has(snap) && !inUse(snap)) {
-                fake.snapshots.delete(snap);
-                fake.deletedSnapshots.push(snap);
+        if (input.DeleteAssociatedSnapshots) {
+            for (const snap of snapshotsOf(image)) {
+                if (!fake.snapshots.has(snap)) continue;
+                if (usersOf(snap).length > 0) {
+                    results.push({ SnapshotId: snap, ReturnCode: "skipped" as const });
+                    continue;
+                }
+                deleteSnapshot(snap);
                 results.push({ SnapshotId: snap, ReturnCode: "success" as const });
             }
         }
-        return { Return: true, DeleteSnapshotResults: results };
+        return {
+            Return: true,
+            ...(input.DeleteAssociatedSnapshots ? { DeleteSnapshotResults: results } : {}),
+        };
+    };
+    mock.on(DeregisterImageCommand).callsFake((input) => {
+        count("DeregisterImage");
+        return fake.deregister(input);
     });
     mock.on(DeleteSnapshotCommand).callsFake((input) => {
         count("DeleteSnapshot");
         const snap = input.SnapshotId ?? "";
-        if (!fake.snapshots.has(snap)) throw awsError("InvalidSnapshot.NotFound");
-        if (inUse(snap))
-            throw awsError("InvalidSnapshot.InUse", `The snapshot ${snap} is currently in use by ami-x`);
-        fake.snapshots.delete(snap);
-        fake.deletedSnapshots.push(snap);
+        if (!fake.snapshots.has(snap))
+            throw awsError("InvalidSnapshot.NotFound", `The snapshot '${snap}' does not exist.`);
+        const inUseBy = usersOf(snap);
+        if (inUseBy.length > 0)
+            throw awsError(
+                "InvalidSnapshot.InUse",
+                `The snapshot ${snap} is currently in use by ${inUseBy[0]}`,
+            );
+        if (input.DryRun) throw dryRun();
+        deleteSnapshot(snap);
         return {};
+    });
+    mock.on(ListImagesInRecycleBinCommand).callsFake((input) => {
+        count("ListImagesInRecycleBin");
+        expire();
+        const all = [...fake.bin.images.entries()].filter(
+            ([id]) => !input.ImageIds || input.ImageIds.includes(id),
+        );
+        const start = Number(input.NextToken ?? 0);
+        const size = input.MaxResults ?? 1000;
+        return {
+            Images: all.slice(start, start + size).map(([id, b]) => ({
+                ImageId: id,
+                Name: b.item.Name,
+                Description: b.item.Description,
+                RecycleBinEnterTime: b.enteredAt,
+                RecycleBinExitTime: b.exitsAt,
+            })),
+            NextToken: start + size < all.length ? String(start + size) : undefined,
+        };
+    });
+    mock.on(ListSnapshotsInRecycleBinCommand).callsFake((input) => {
+        count("ListSnapshotsInRecycleBin");
+        expire();
+        const all = [...fake.bin.snapshots.entries()].filter(
+            ([id]) => !input.SnapshotIds || input.SnapshotIds.includes(id),
+        );
+        const start = Number(input.NextToken ?? 0);
+        const size = input.MaxResults ?? 1000;
+        return {
+            Snapshots: all.slice(start, start + size).map(([id, b]) => ({
+                SnapshotId: id,
+                Description: b.item.Description,
+                VolumeId: "vol-ffffffff",
+                RecycleBinEnterTime: b.enteredAt,
+                RecycleBinExitTime: b.exitsAt,
+            })),
+            NextToken: start + size < all.length ? String(start + size) : undefined,
+        };
+    });
+    mock.on(RestoreSnapshotFromRecycleBinCommand).callsFake((input) => {
+        count("RestoreSnapshotFromRecycleBin");
+        expire();
+        const id = input.SnapshotId ?? "";
+        const b = fake.bin.snapshots.get(id);
+        if (!b) throw awsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
+        if (input.DryRun) throw dryRun();
+        fake.bin.snapshots.delete(id);
+        fake.snapshots.set(id, b.item);
+        return { SnapshotId: id, State: "completed" };
+    });
+    mock.on(RestoreImageFromRecycleBinCommand).callsFake((input) => {
+        count("RestoreImageFromRecycleBin");
+        expire();
+        const id = input.ImageId ?? "";
+        const b = fake.bin.images.get(id);
+        if (!b) throw awsError("InvalidAMIID.NotFound", `The image id '[${id}]' does not exist`);
+        if (input.DryRun) throw dryRun();
+        const stillBinned = snapshotsOf(b.item).filter((s) => !fake.snapshots.has(s));
+        if (stillBinned.length > 0)
+            // The Recycle Bin guide: restore an AMI's snapshots before the AMI. No error code is documented.
+            throw awsError(
+                "IncorrectState",
+                `Restore the snapshots ${stillBinned.join(", ")} of ${id} first.`,
+            );
+        fake.bin.images.delete(id);
+        const restored = { ...b.item, State: "available" as const };
+        fake.images.set(id, restored);
+        indexImage(restored, true);
+        return { Return: true };
     });
     return fake;
 }

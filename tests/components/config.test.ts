@@ -37,6 +37,10 @@ describe("stack config", () => {
             keepLatest: 0,
             groupByTag: "",
             protectInUse: true,
+            protectUnattachedLaunchConfigurations: true,
+            keepPublic: true,
+            keepShared: true,
+            keepLaunchedWithinDays: 0,
             alertEmail: "",
             alertTopicArn: "",
         });
@@ -92,6 +96,10 @@ describe("stack config", () => {
             keepLatest: "2",
             groupByTag: "app",
             protectInUse: "false",
+            protectUnattachedLaunchConfigurations: "false",
+            keepPublic: "false",
+            keepShared: "false",
+            keepLaunchedWithinDays: "30",
             alertEmail: "ops@example.com",
         };
         assert.deepEqual(read(all), {
@@ -104,6 +112,10 @@ describe("stack config", () => {
                 keepLatest: 2,
                 groupByTag: "app",
                 protectInUse: false,
+                protectUnattachedLaunchConfigurations: false,
+                keepPublic: false,
+                keepShared: false,
+                keepLaunchedWithinDays: 30,
             },
             schedule: "cron(0 3 * * ? *)",
             regions: ["us-east-1", "eu-central-1", "us-gov-west-1"],
@@ -176,6 +188,12 @@ describe("stack config", () => {
             "maybe",
             'invalid config image-janitor:protectInUse must be true or false (got "maybe")',
         ],
+        [
+            "keepLaunchedWithinDays",
+            "3651",
+            'invalid config image-janitor:keepLaunchedWithinDays must be a whole number from 0 to 3650 (got "3651")',
+        ],
+        ["keepShared", "no", 'invalid config image-janitor:keepShared must be true or false (got "no")'],
         [
             "keepTagKey",
             "aws:secret",

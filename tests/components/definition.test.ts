@@ -246,6 +246,10 @@ describe("state machine definition builder", () => {
             "keepLatest",
             "groupByTag",
             "protectInUse",
+            "protectUnattachedLaunchConfigurations",
+            "keepPublic",
+            "keepShared",
+            "keepLaunchedWithinDays",
         ]);
         assert.match(d.Comment, /dry run/);
     });

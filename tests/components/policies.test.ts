@@ -17,9 +17,14 @@ const LOG = "arn:aws-us-gov:logs:us-gov-west-1:111122223333:log-group:x";
 const STAR_ONLY = new Set([
     "ec2:DescribeImages",
     "ec2:DescribeSnapshots",
+    "ec2:DescribeImageAttribute",
     "ec2:DescribeInstances",
-    "ec2:DescribeLaunchTemplates",
     "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeFleets",
+    "ec2:DescribeSpotFleetRequests",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    "ssm:DescribeParameters",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -32,7 +37,7 @@ const STAR_ONLY = new Set([
 
 describe("IAM policy builders", () => {
     const all: PolicyDocument[] = [
-        listImagesPolicy(LOG),
+        listImagesPolicy(LOG, scope),
         deregisterImagePolicy(LOG, scope),
         deleteSnapshotsPolicy(LOG, scope),
         stateMachinePolicy(["arn:fn:1"]),
@@ -49,6 +54,15 @@ describe("IAM policy builders", () => {
                     assert.ok(STAR_ONLY.has(action), `${action} on *`);
             }
         }
+    });
+
+    it("reads SSM parameters of the account and region only", () => {
+        assert.deepEqual(listImagesPolicy(LOG, scope).Statement[2], {
+            Sid: "ReadImageParameters",
+            Effect: "Allow",
+            Action: "ssm:GetParameters",
+            Resource: "arn:aws-us-gov:ssm:us-gov-west-1:111122223333:parameter/*",
+        });
     });
 
     it("scopes AMI and snapshot deletion to the region's image and snapshot ARNs in the right partition", () => {

@@ -121,10 +121,20 @@ describe("Pulumi program (mock runtime)", () => {
                     Action: [
                         "ec2:DescribeImages",
                         "ec2:DescribeInstances",
-                        "ec2:DescribeLaunchTemplates",
                         "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:DescribeFleets",
+                        "ec2:DescribeSpotFleetRequests",
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "ssm:DescribeParameters",
                     ],
                     Resource: "*",
+                },
+                {
+                    Sid: "ReadImageParameters",
+                    Effect: "Allow",
+                    Action: "ssm:GetParameters",
+                    Resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/*`,
                 },
             ],
         });
@@ -132,7 +142,12 @@ describe("Pulumi program (mock runtime)", () => {
             Version: "2012-10-17",
             Statement: [
                 logs("deregister"),
-                { Sid: "RecheckImages", Effect: "Allow", Action: "ec2:DescribeImages", Resource: "*" },
+                {
+                    Sid: "RecheckImages",
+                    Effect: "Allow",
+                    Action: ["ec2:DescribeImages", "ec2:DescribeImageAttribute"],
+                    Resource: "*",
+                },
                 {
                     Sid: "DeregisterImages",
                     Effect: "Allow",
@@ -195,7 +210,7 @@ describe("Pulumi program (mock runtime)", () => {
 
     it("grants no mutating action on `*`: only Describe and vended-log actions, which AWS offers on `*` alone", () => {
         const readOnlyOrStarOnly =
-            /^(ec2:Describe\w+|logs:(Create|Get|Update|Delete|List)LogDeliver(y|ies)|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)$/;
+            /^(ec2:Describe\w+|autoscaling:Describe\w+|ssm:DescribeParameters|logs:(Create|Get|Update|Delete|List)LogDeliver(y|ies)|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)$/;
         for (const p of ofProgram("aws:iam/rolePolicy:RolePolicy")) {
             for (const st of JSON.parse(p.inputs.policy as string).Statement) {
                 if (!([] as unknown[]).concat(st.Resource).includes("*")) continue;
@@ -241,6 +256,10 @@ describe("Pulumi program (mock runtime)", () => {
             keepLatest: 0,
             groupByTag: "",
             protectInUse: true,
+            protectUnattachedLaunchConfigurations: true,
+            keepPublic: true,
+            keepShared: true,
+            keepLaunchedWithinDays: 0,
         };
         assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
             settings,

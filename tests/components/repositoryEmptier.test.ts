@@ -1,7 +1,6 @@
 // The dynamic provider as the Pulumi engine runs it: serialized from a mocked registration, loaded in a fresh
 // Node process with require-from-string, then create and delete against moto server.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +16,7 @@ import {
     startMoto,
 } from "../../runner/moto";
 import { pushTestImages } from "../ecrImages";
-import { requireFromString } from "../helpers";
+import { requireFromString, runNode } from "../helpers";
 import { outputValue, registrations } from "../setup";
 
 const ROOT = join(__dirname, "..", "..");
@@ -55,16 +54,11 @@ describe("RepositoryEmptier dynamic provider", function () {
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
-    function engine(calls: [string, unknown[]][], env: NodeJS.ProcessEnv = {}) {
+    async function engine(calls: [string, unknown[]][], env: NodeJS.ProcessEnv = {}) {
         const file = join(dir, "provider.js");
         writeFileSync(file, serialized);
-        const r = spawnSync(process.execPath, ["-e", ENGINE, file, JSON.stringify(calls)], {
-            cwd: ROOT,
-            encoding: "utf8",
-            env: { ...process.env, ...env },
-            timeout: 90_000,
-        });
-        return { code: r.status, out: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+        const r = await runNode(["-e", ENGINE, file, JSON.stringify(calls)], { cwd: ROOT, env });
+        return { code: r.code, out: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
     }
 
     it("serializes without capturing an SDK client: the SDK is required inside the methods", async () => {
@@ -83,14 +77,14 @@ describe("RepositoryEmptier dynamic provider", function () {
         }
     });
 
-    it("stores what delete needs, replaces on a new repository or region, and never on an equal one", () => {
+    it("stores what delete needs, replaces on a new repository or region, and never on an equal one", async () => {
         const inputs = {
             repositoryName: "r1",
             registryId: MOTO_ACCOUNT_ID,
             region: "eu-west-1",
             __provider: "x",
         };
-        const r = engine([
+        const r = await engine([
             ["create", [inputs]],
             ["diff", ["id", { ...inputs, __provider: undefined }, { ...inputs, repositoryName: "r2" }]],
         ]);
@@ -104,14 +98,14 @@ describe("RepositoryEmptier dynamic provider", function () {
             replaces: ["repositoryName"],
             deleteBeforeReplace: false,
         });
-        const same = engine([["diff", ["id", inputs, { ...inputs }]]]);
+        const same = await engine([["diff", ["id", inputs, { ...inputs }]]]);
         assert.deepEqual(same.out.diff, { changes: false, replaces: [], deleteBeforeReplace: false });
-        const region = engine([["diff", ["id", inputs, { ...inputs, region: "us-east-1" }]]]);
+        const region = await engine([["diff", ["id", inputs, { ...inputs, region: "us-east-1" }]]]);
         assert.deepEqual(region.out.diff.replaces, ["region"]);
     });
 
-    it("rejects an empty repository name at check time", () => {
-        const r = engine([
+    it("rejects an empty repository name at check time", async () => {
+        const r = await engine([
             ["check", [{}, { repositoryName: "", registryId: MOTO_ACCOUNT_ID, region: MOTO_REGION }]],
         ]);
         assert.deepEqual(r.out.check.failures, [
@@ -147,10 +141,10 @@ describe("RepositoryEmptier dynamic provider", function () {
                 region: MOTO_REGION,
                 __provider: serialized,
             };
-            const created = engine([["create", [inputs]]], env());
+            const created = await engine([["create", [inputs]]], env());
             assert.equal(created.code, 0, created.stderr);
             const { id, outs } = created.out.create;
-            const deleted = engine(
+            const deleted = await engine(
                 [
                     ["delete", [id, outs]],
                     ["delete", [id, outs]],
@@ -164,9 +158,9 @@ describe("RepositoryEmptier dynamic provider", function () {
             );
         });
 
-        it("delete of a repository that is already gone succeeds", () => {
+        it("delete of a repository that is already gone succeeds", async () => {
             const outs = { repositoryName: "gone-already", registryId: MOTO_ACCOUNT_ID, region: MOTO_REGION };
-            const r = engine([["delete", ["x", outs]]], env());
+            const r = await engine([["delete", ["x", outs]]], env());
             assert.equal(r.code, 0, r.stderr);
         });
     });

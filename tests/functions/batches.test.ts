@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
+    DescribeImageAttributeCommand,
     DescribeImagesCommand,
     DescribeSnapshotsCommand,
     EC2Client,
@@ -15,6 +16,7 @@ import {
     type ImageRecord,
     summarizeBatch,
 } from "../../functions/core/ami/batches";
+import { settingsWith } from "../../functions/core/ami/settings";
 import { awsError, useClientMock } from "../helpers";
 
 const POOL = { concurrency: 3 };
@@ -32,8 +34,23 @@ describe("batch steps", () => {
     const ec2 = useClientMock(EC2Client);
 
     describe("deregisterBatch", () => {
-        it("looks every AMI up again, then deregisters only those still there, available and not newly kept", async () => {
-            const images = [ref(1), ref(2), ref(3), ref(4), ref(5)];
+        const NOW = new Date("2026-11-22T12:00:00.000Z");
+        const settings = settingsWith({ validHours: 1 });
+        const run = (images: ReturnType<typeof ref>[], s = settings) =>
+            deregisterBatch(new EC2Client({}), images, s, NOW, POOL);
+        const shared = new Map<string, object[]>();
+        beforeEach(() => {
+            shared.clear();
+            ec2()
+                .on(DescribeImageAttributeCommand)
+                .callsFake((input) => ({
+                    ImageId: input.ImageId,
+                    LaunchPermissions: shared.get(input.ImageId) ?? [],
+                }));
+        });
+
+        it("looks every AMI up again by id, then deregisters only those still there, deletable and not newly kept", async () => {
+            const images = [ref(1), ref(2), ref(3), ref(4), ref(5), ref(6)];
             ec2()
                 .on(DescribeImagesCommand)
                 .resolves({
@@ -42,32 +59,23 @@ describe("batch steps", () => {
                         current("ami-003", { State: "pending" }),
                         current("ami-004", { Tags: [{ Key: "image-janitor:keep", Value: "yes" }] }),
                         current("ami-005", { Tags: [{ Key: "image-janitor:keep", Value: "False" }] }),
+                        current("ami-006", { State: "disabled" }),
                     ],
                 });
             ec2().on(DeregisterImageCommand).resolves({});
             ec2()
                 .on(DeregisterImageCommand, { ImageId: "ami-001" })
                 .resolves({ DeleteSnapshotResults: [{ SnapshotId: "snap-1a", ReturnCode: "success" }] });
-            const out = await deregisterBatch(
-                new EC2Client({}),
-                { images, dryRun: false, keepTagKey: "image-janitor:keep" },
-                POOL,
-            );
+            const out = await run(images);
             assert.deepEqual(
                 ec2()
                     .commandCalls(DescribeImagesCommand)
                     .map((c) => c.args[0].input),
                 [
                     {
+                        ImageIds: ["ami-001", "ami-002", "ami-003", "ami-004", "ami-005", "ami-006"],
                         Owners: ["self"],
-                        Filters: [
-                            {
-                                Name: "image-id",
-                                Values: ["ami-001", "ami-002", "ami-003", "ami-004", "ami-005"],
-                            },
-                        ],
-                        MaxResults: 1000,
-                        NextToken: undefined,
+                        IncludeDisabled: true,
                     },
                 ],
             );
@@ -78,6 +86,7 @@ describe("batch steps", () => {
                 [
                     { ImageId: "ami-001", DryRun: false, DeleteAssociatedSnapshots: true },
                     { ImageId: "ami-005", DryRun: false, DeleteAssociatedSnapshots: true },
+                    { ImageId: "ami-006", DryRun: false, DeleteAssociatedSnapshots: true },
                 ],
             );
             assert.deepEqual(out, [
@@ -86,20 +95,121 @@ describe("batch steps", () => {
                 { ...ref(3), outcome: "kept", reason: "state:pending" },
                 { ...ref(4), outcome: "kept", reason: "keep-tag" },
                 { ...ref(5), outcome: "deregistered" },
+                { ...ref(6), outcome: "deregistered" },
             ]);
         });
 
-        it("asks for at most 200 ids per filter", async () => {
-            const images = Array.from({ length: 250 }, (_, i) => ref(i));
-            ec2().on(DescribeImagesCommand).resolves({ Images: [] });
-            await deregisterBatch(new EC2Client({}), { images, dryRun: false, keepTagKey: "k" }, POOL);
+        it("takes the ids EC2 says are gone out of the lookup and asks again (EC2 fails the whole call for one)", async () => {
+            ec2()
+                .on(DescribeImagesCommand)
+                .rejectsOnce(
+                    awsError("InvalidAMIID.NotFound", "The image id '[ami-002, ami-003]' does not exist"),
+                )
+                .resolves({ Images: [current("ami-001")] });
+            ec2().on(DeregisterImageCommand).resolves({});
+            const out = await run([ref(1), ref(2), ref(3)]);
             assert.deepEqual(
                 ec2()
                     .commandCalls(DescribeImagesCommand)
-                    .map((c) => c.args[0].input.Filters?.[0].Values?.length),
+                    .map((c) => c.args[0].input.ImageIds),
+                [["ami-001", "ami-002", "ami-003"], ["ami-001"]],
+            );
+            assert.deepEqual(
+                out.map((o) => o.outcome),
+                ["deregistered", "already-gone", "already-gone"],
+            );
+        });
+
+        it("asks for at most 200 ids per lookup", async () => {
+            const images = Array.from({ length: 250 }, (_, i) => ref(i));
+            ec2().on(DescribeImagesCommand).resolves({ Images: [] });
+            await run(images);
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DescribeImagesCommand)
+                    .map((c) => c.args[0].input.ImageIds?.length),
                 [200, 50],
             );
             assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 0);
+        });
+
+        it("keeps what the AMI's own description protects now: deregistration protection, public, launched recently", async () => {
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [
+                        current("ami-001", { DeregistrationProtection: "enabled-with-cooldown" }),
+                        current("ami-002", { DeregistrationProtection: "disabled", Public: true }),
+                        current("ami-003", { LastLaunchedTime: "2026-11-20T12:00:00.000Z" }),
+                        current("ami-004", { LastLaunchedTime: "2026-10-20T12:00:00.000Z" }),
+                    ],
+                });
+            ec2().on(DeregisterImageCommand).resolves({});
+            const out = await run(
+                [ref(1), ref(2), ref(3), ref(4)],
+                settingsWith({ validHours: 1, keepLaunchedWithinDays: 7 }),
+            );
+            assert.deepEqual(
+                out.map((o) => [o.outcome, o.reason]),
+                [
+                    ["kept", "deregistration-protection"],
+                    ["kept", "public"],
+                    ["kept", "launched-recently 2026-11-20T12:00:00.000Z"],
+                    ["deregistered", undefined],
+                ],
+            );
+        });
+
+        it("looks up launch permissions for the AMIs about to go only, and keeps those shared", async () => {
+            shared.set("ami-002", [{ UserId: "210987654321" }]);
+            shared.set("ami-003", [
+                { OrganizationArn: "arn:aws:organizations::123456789012:organization/o-abc" },
+            ]);
+            shared.set("ami-004", [
+                { OrganizationalUnitArn: "arn:aws:organizations::123456789012:ou/o-abc/ou-1" },
+            ]);
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolves({
+                    Images: [1, 2, 3, 4]
+                        .map((n) => current(`ami-00${n}`))
+                        .concat(current("ami-005", { Public: true })),
+                });
+            ec2().on(DeregisterImageCommand).resolves({});
+            const out = await run([ref(1), ref(2), ref(3), ref(4), ref(5)]);
+            assert.deepEqual(
+                out.map((o) => [o.outcome, o.reason]),
+                [
+                    ["deregistered", undefined],
+                    ["kept", "shared:account 210987654321"],
+                    ["kept", "shared:organization arn:aws:organizations::123456789012:organization/o-abc"],
+                    ["kept", "shared:organizational-unit arn:aws:organizations::123456789012:ou/o-abc/ou-1"],
+                    ["kept", "public"],
+                ],
+            );
+            assert.deepEqual(
+                ec2()
+                    .commandCalls(DescribeImageAttributeCommand)
+                    .map((c) => c.args[0].input),
+                [1, 2, 3, 4].map((n) => ({ ImageId: `ami-00${n}`, Attribute: "launchPermission" })),
+                "one lookup per AMI about to go; the public one is kept before",
+            );
+            const off = await run([ref(2)], settingsWith({ validHours: 1, keepShared: false }));
+            assert.deepEqual(
+                off.map((o) => o.outcome),
+                ["deregistered"],
+            );
+        });
+
+        it("keeps, not fails, an AMI whose deregistration protection came on after the re-check", async () => {
+            ec2()
+                .on(DescribeImagesCommand)
+                .resolvesOnce({ Images: [current("ami-001")] })
+                .resolves({ Images: [current("ami-001", { DeregistrationProtection: "enabled" })] });
+            // EC2 documents no error code for this; the cleanup does not rely on one, it looks again.
+            ec2().on(DeregisterImageCommand).rejects(awsError("InvalidParameterValue", "protected"));
+            const out = await run([ref(1)]);
+            assert.deepEqual(out, [{ ...ref(1), outcome: "kept", reason: "deregistration-protection" }]);
         });
 
         it("records an AMI whose deregistration fails and goes on with the others", async () => {
@@ -110,11 +220,7 @@ describe("batch steps", () => {
             ec2()
                 .on(DeregisterImageCommand, { ImageId: "ami-001" })
                 .rejects(awsError("UnauthorizedOperation", "denied"));
-            const out = await deregisterBatch(
-                new EC2Client({}),
-                { images: [ref(1), ref(2)], dryRun: false, keepTagKey: "k" },
-                POOL,
-            );
+            const out = await run([ref(1), ref(2)]);
             assert.deepEqual(out, [
                 {
                     ...ref(1),

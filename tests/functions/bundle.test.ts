@@ -1,7 +1,6 @@
 // The esbuild artifacts `pulumi up` ships, run as Lambda runs them: alone in a folder with no node_modules (so the
 // SDK must be inside the bundle), each given the very event the deployed definition sends it, against moto.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { buildDefinition } from "../../components/definition";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { hoursAgo, MOTO_ACCOUNT_ID, MOTO_REGION, type Moto, motoEc2, startMoto } from "../../runner/moto";
 import { LOCAL_FUNCTION_ARNS } from "../../runner/run";
+import { runNode } from "../helpers";
 
 const AMI = "ami-0b0000000000000b1";
 
@@ -39,11 +39,10 @@ describe("Lambda bundles", function () {
     });
 
     /** Runs the bundle's handler in a fresh Node process, from a folder where no SDK can be resolved. */
-    function invoke(name: string, event: unknown): { ok: boolean; value: unknown } {
+    async function invoke(name: string, event: unknown): Promise<{ ok: boolean; value: unknown }> {
         const file = join(dir, `${name}.js`);
         copyFileSync(bundleFunction(name), file);
-        const r = spawnSync(
-            process.execPath,
+        const r = await runNode(
             [
                 "-e",
                 `require(process.argv[1]).handler(JSON.parse(process.argv[2])).then(
@@ -54,7 +53,7 @@ describe("Lambda bundles", function () {
             ],
             {
                 cwd: dir,
-                encoding: "utf8",
+                inheritEnv: false,
                 env: {
                     PATH: process.env.PATH,
                     AWS_ENDPOINT_URL: moto.endpoint,
@@ -64,7 +63,7 @@ describe("Lambda bundles", function () {
                 },
             },
         );
-        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.code, 0, r.stderr);
         return JSON.parse(r.stdout.trim().split("\n").pop() ?? "null");
     }
 
@@ -80,19 +79,19 @@ describe("Lambda bundles", function () {
             string,
             unknown
         >;
-        const listed = invoke("list-expired-images", { ...listParams, after: "" });
+        const listed = await invoke("list-expired-images", { ...listParams, after: "" });
         assert.equal(listed.ok, true, JSON.stringify(listed.value));
         const page = listed.value as { count: number; batches: { images: unknown[] }[] };
         assert.equal(page.count, 1);
 
         const { "images.$": _images, ...item } = map.ItemSelector;
         const batch = { ...item, images: page.batches[0].images };
-        const deregistered = invoke("deregister-image", batch);
+        const deregistered = await invoke("deregister-image", batch);
         assert.equal(deregistered.ok, true, JSON.stringify(deregistered.value));
 
         const { "deregistered.$": _d, ...snapParams } =
             map.ItemProcessor.States.DeleteSnapshotState.Parameters;
-        const result = invoke("delete-snapshots", {
+        const result = await invoke("delete-snapshots", {
             ...batch,
             ...snapParams,
             deregistered: deregistered.value,
@@ -109,8 +108,8 @@ describe("Lambda bundles", function () {
     });
 
     for (const name of ["list-expired-images", "deregister-image", "delete-snapshots"]) {
-        it(`${name} refuses an event without settings, naming the key`, () => {
-            assert.deepEqual(invoke(name, { images: [] }), {
+        it(`${name} refuses an event without settings, naming the key`, async () => {
+            assert.deepEqual(await invoke(name, { images: [] }), {
                 ok: false,
                 value: {
                     name: "ImageJanitor.InvalidInput",

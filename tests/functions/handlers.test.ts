@@ -5,17 +5,18 @@ import { settingsWith } from "../../functions/core/ami/settings";
 import { deregisterBatchHandler, listExpiredImagesHandler } from "../../functions/core/ami/tasks";
 import { ErrorNames } from "../../functions/core/shared/errors";
 import { silentLog } from "../../functions/core/shared/log";
-import { useClientMock } from "../helpers";
+import { mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const settings = settingsWith({ validHours: 48, protectInUse: false });
 const one = [{ imageId: "ami-01", snapshotIds: [] }];
 
 describe("Lambda tasks", () => {
     const ec2 = useClientMock(EC2Client);
+    useLookupMocks(ec2);
 
     for (const bad of [0, -3, "abc", "", 1.5, null]) {
         it(`rejects settings.validHours ${JSON.stringify(bad)} before calling EC2`, async () => {
-            const handler = listExpiredImagesHandler(new EC2Client({}), { log: silentLog });
+            const handler = listExpiredImagesHandler(mockedClients(), { log: silentLog });
             await assert.rejects(handler({ settings: { ...settings, validHours: bad as number } }), {
                 name: ErrorNames.invalidInput,
                 message: `settings.validHours must be a whole number 1 or more (got ${JSON.stringify(bad)})`,
@@ -25,13 +26,13 @@ describe("Lambda tasks", () => {
     }
 
     it("refuses an event without settings, a setting it does not know, or one without validHours", async () => {
-        const list = listExpiredImagesHandler(new EC2Client({}), { log: silentLog });
+        const list = listExpiredImagesHandler(mockedClients(), { log: silentLog });
         const cases: [unknown, string][] = [
             [{}, "settings must be an object of cleanup settings (got undefined)"],
             [{ settings: [] }, "settings must be an object of cleanup settings (got [])"],
             [
                 { settings: { ...settings, keep_latest: 2 } },
-                "keep_latest must be absent: it is not a setting (validHours, dryRun, maxConcurrency, callsPerBatch, keepTagKey, keepLatest, groupByTag, protectInUse) (got 2)",
+                "keep_latest must be absent: it is not a setting (validHours, dryRun, maxConcurrency, callsPerBatch, keepTagKey, keepLatest, groupByTag, protectInUse, protectUnattachedLaunchConfigurations, keepPublic, keepShared, keepLaunchedWithinDays) (got 2)",
             ],
             [{ settings: { dryRun: true } }, "settings.validHours is required"],
         ];
@@ -55,7 +56,7 @@ describe("Lambda tasks", () => {
                 ],
             });
         const at = (iso: string) =>
-            listExpiredImagesHandler(new EC2Client({}), { log: silentLog, now: () => new Date(iso) });
+            listExpiredImagesHandler(mockedClients(), { log: silentLog, now: () => new Date(iso) });
         assert.equal((await at("2026-11-22T12:00:00.000Z")({ settings })).count, 0);
         assert.equal((await at("2026-11-22T12:00:00.001Z")({ settings })).count, 1);
     });
@@ -105,7 +106,7 @@ describe("Lambda tasks", () => {
     });
 
     it("rejects a cursor that is not an AMI id", async () => {
-        const handler = listExpiredImagesHandler(new EC2Client({}), { log: silentLog });
+        const handler = listExpiredImagesHandler(mockedClients(), { log: silentLog });
         await assert.rejects(handler({ settings, after: "snap-9" }), {
             name: ErrorNames.invalidInput,
             message: 'after must be an AMI id, or "" for the first page (got "snap-9")',

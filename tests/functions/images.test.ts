@@ -12,7 +12,7 @@ import { deleteSnapshots, deregisterImage } from "../../functions/core/ami/delet
 import { listExpiredImages } from "../../functions/core/ami/listing";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { ErrorNames } from "../../functions/core/shared/errors";
-import { awsError, useClientMock } from "../helpers";
+import { awsError, mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
 /** Guardrails off: these tests are about listing itself. */
@@ -33,6 +33,7 @@ function image(id: string, hours: number, extra: Partial<Image> = {}): Image {
 describe("AMI cleanup core", () => {
     // One mock per file, restored after it, so files do not steal each other's stubs.
     const ec2 = useClientMock(EC2Client);
+    useLookupMocks(ec2);
 
     describe("AMI age", () => {
         it("counts whole days: 73 hours is 73, not the 1 that timedelta.seconds gave", () => {
@@ -56,7 +57,7 @@ describe("AMI cleanup core", () => {
     });
 
     describe("listExpiredImages", () => {
-        it("reads every DescribeImages page and asks only for the account's available AMIs", async () => {
+        it("reads every DescribeImages page of the account's own AMIs, disabled ones included", async () => {
             // The SDK paginator reuses one input object, so each call's input is copied as it is sent.
             const pages = [
                 { Images: [image("ami-01", 100), image("ami-02", 1)], NextToken: "t1" },
@@ -71,7 +72,7 @@ describe("AMI cleanup core", () => {
                     return pages[inputs.length - 1];
                 });
             const { images: items } = await listExpiredImages(
-                new EC2Client({}),
+                mockedClients(),
                 settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
                 NOW,
             );
@@ -79,11 +80,9 @@ describe("AMI cleanup core", () => {
                 items.map((i) => i.imageId),
                 ["ami-01", "ami-03", "ami-04"],
             );
-            const base = {
-                Owners: ["self"],
-                Filters: [{ Name: "state", Values: ["available"] }],
-                MaxResults: 1000,
-            };
+            // An owner sees its deprecated AMIs without IncludeDeprecated; disabled ones only with IncludeDisabled
+            // (DescribeImages reference).
+            const base = { Owners: ["self"], IncludeDisabled: true, MaxResults: 1000 };
             assert.deepEqual(inputs, [base, { ...base, NextToken: "t1" }, { ...base, NextToken: "t2" }]);
         });
 
@@ -105,7 +104,7 @@ describe("AMI cleanup core", () => {
                     ],
                 });
             const { images: items } = await listExpiredImages(
-                new EC2Client({}),
+                mockedClients(),
                 settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
                 NOW,
             );
@@ -141,7 +140,7 @@ describe("AMI cleanup core", () => {
                     ],
                 });
             const listing = await listExpiredImages(
-                new EC2Client({}),
+                mockedClients(),
                 settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
                 NOW,
             );
@@ -153,7 +152,7 @@ describe("AMI cleanup core", () => {
                 .on(DescribeImagesCommand)
                 .resolves({ Images: [image("ami-11", 2)] });
             const listing = await listExpiredImages(
-                new EC2Client({}),
+                mockedClients(),
                 settingsWith({ ...NO_GUARDRAILS, protectInUse: true, validHours: 24 }),
                 NOW,
             );
@@ -177,38 +176,42 @@ describe("AMI cleanup core", () => {
                     ],
                 });
             const { images: items } = await listExpiredImages(
-                new EC2Client({}),
+                mockedClients(),
                 settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
                 NOW,
             );
             assert.deepEqual(items[0].snapshotIds, []);
         });
 
-        it("skips pending AMIs and unreadable dates even if EC2 returns them", async () => {
+        it("takes available, disabled and deprecated AMIs; never pending, failed, error, invalid or transient ones, nor unreadable dates", async () => {
             ec2()
                 .on(DescribeImagesCommand)
                 .resolves({
                     Images: [
-                        image("ami-0c", 50, { State: "pending" }),
+                        ...["pending", "failed", "error", "invalid", "transient", "deregistered"].map(
+                            (State, n) => image(`ami-0c${n}`, 50, { State: State as Image["State"] }),
+                        ),
                         image("ami-0d", 50, { CreationDate: "garbage" }),
                         image("ami-0e", 50),
+                        image("ami-0f", 50, { State: "disabled" }),
+                        image("ami-10", 50, { DeprecationTime: "2026-11-01T00:00:00.000Z" }),
                     ],
                 });
             const { images: items } = await listExpiredImages(
-                new EC2Client({}),
+                mockedClients(),
                 settingsWith({ ...NO_GUARDRAILS, validHours: 24 }),
                 NOW,
             );
             assert.deepEqual(
                 items.map((i) => i.imageId),
-                ["ami-0e"],
+                ["ami-0e", "ami-0f", "ami-10"],
             );
         });
 
         it("surfaces a DescribeImages failure, naming the call and classed as access denied", async () => {
             ec2().on(DescribeImagesCommand).rejects(awsError("UnauthorizedOperation", "not allowed"));
             await assert.rejects(
-                listExpiredImages(new EC2Client({}), settingsWith({ ...NO_GUARDRAILS, validHours: 24 }), NOW),
+                listExpiredImages(mockedClients(), settingsWith({ ...NO_GUARDRAILS, validHours: 24 }), NOW),
                 {
                     name: ErrorNames.accessDenied,
                     message:

@@ -24,6 +24,10 @@ describe("cleanup settings", () => {
             keepLatest: 0,
             groupByTag: "",
             protectInUse: true,
+            protectUnattachedLaunchConfigurations: true,
+            keepPublic: true,
+            keepShared: true,
+            keepLaunchedWithinDays: 0,
         });
     });
 
@@ -75,6 +79,10 @@ describe("cleanup settings", () => {
             "keep-latest",
             "group-by-tag",
             "no-protect-in-use",
+            "no-protect-unattached-launch-configurations",
+            "no-keep-public",
+            "no-keep-shared",
+            "keep-launched-within-days",
         ]);
     });
 });

@@ -3,7 +3,15 @@
 import * as assert from "node:assert/strict";
 import { DescribeImagesCommand, DescribeSnapshotsCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import { settingsWith } from "../../functions/core/ami/settings";
-import { hoursAgo, MOTO_ACCOUNT_ID, type Moto, motoEc2, type SeedAmi, startMoto } from "../../runner/moto";
+import type { UsageClients } from "../../functions/core/ami/usage";
+import {
+    hoursAgo,
+    MOTO_ACCOUNT_ID,
+    type Moto,
+    motoClients,
+    type SeedAmi,
+    startMoto,
+} from "../../runner/moto";
 import { runCleanup } from "../../runner/run";
 
 const OTHER_ACCOUNT = "210987654321";
@@ -29,7 +37,10 @@ const EXPIRED = ["ami-0e000000000000001", "ami-0e000000000000002", "ami-0e000000
 const ALL_IDS = SEED.map((s) => s.ami_id);
 
 async function imagesById(ec2: EC2Client): Promise<Map<string, string[]>> {
-    const images = (await ec2.send(new DescribeImagesCommand({ ImageIds: ALL_IDS }))).Images ?? [];
+    // A filter, not ImageIds: EC2 fails a lookup by ids when one of them is gone.
+    const images =
+        (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: "image-id", Values: ALL_IDS }] })))
+            .Images ?? [];
     return new Map(
         images.map((i) => [
             i.ImageId ?? "",
@@ -47,11 +58,13 @@ describe("AMI cleanup against moto server", function () {
     this.timeout(120_000);
     let moto: Moto;
     let ec2: EC2Client;
+    let clients: UsageClients;
     let before_: Map<string, string[]>;
 
     before(async () => {
         moto = await startMoto({ amis: SEED });
-        ec2 = motoEc2(moto.endpoint);
+        clients = motoClients(moto.endpoint);
+        ec2 = clients.ec2;
         before_ = await imagesById(ec2);
         assert.equal(before_.size, SEED.length, "every seeded AMI exists before the run");
     });
@@ -59,7 +72,10 @@ describe("AMI cleanup against moto server", function () {
 
     it("a dry run reports exactly the expired AMIs and changes nothing", async () => {
         const snapsBefore = await snapshotIds(ec2);
-        const summary = await runCleanup({ ec2, settings: settingsWith({ validHours: 24, dryRun: true }) });
+        const summary = await runCleanup({
+            clients,
+            settings: settingsWith({ validHours: 24, dryRun: true }),
+        });
         assert.deepEqual(summary.expired.map((i) => i.imageId).sort(), EXPIRED);
         assert.deepEqual(
             summary.wouldDelete.map((d) => [d.imageId, d.snapshotIds]).sort(),
@@ -76,7 +92,7 @@ describe("AMI cleanup against moto server", function () {
     it("deletes exactly the expired, self-owned, available AMIs and their snapshots", async () => {
         const snapsBefore = await snapshotIds(ec2);
         const summary = await runCleanup({
-            ec2,
+            clients,
             settings: settingsWith({ validHours: 24, maxConcurrency: 2 }),
         });
         assert.deepEqual(summary.failed, []);
@@ -95,7 +111,7 @@ describe("AMI cleanup against moto server", function () {
     });
 
     it("a second run finds nothing left to do", async () => {
-        const summary = await runCleanup({ ec2, settings: settingsWith({ validHours: 24 }) });
+        const summary = await runCleanup({ clients, settings: settingsWith({ validHours: 24 }) });
         assert.deepEqual([summary.expired, summary.deleted, summary.failed], [[], [], []]);
         assert.equal((await imagesById(ec2)).size, SEED.length - EXPIRED.length);
     });

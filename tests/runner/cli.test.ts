@@ -1,6 +1,5 @@
 // `npm run cleanup` as a user runs it: a separate process, flags, exit codes, and its one JSON document.
 import * as assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,49 +13,13 @@ import {
     motoCredentials,
     startMoto,
 } from "../../runner/moto";
+import { runNode } from "../helpers";
 
 const ROOT = join(__dirname, "..", "..");
 
-/** An env value of `undefined` unsets the variable for the child. */
-const withoutUnset = (env: NodeJS.ProcessEnv) =>
-    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const result = spawnSync(
-        process.execPath,
-        ["-r", "ts-node/register/transpile-only", "runner/cli.ts", ...args],
-        {
-            cwd: ROOT,
-            encoding: "utf8",
-            env: withoutUnset({ ...process.env, ...env }),
-            timeout: 60_000,
-        },
-    );
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** As `cli`, without blocking this process: a server in this process must answer the CLI's calls. */
-function cliAsync(args: string[], env: NodeJS.ProcessEnv) {
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(
-            process.execPath,
-            ["-r", "ts-node/register/transpile-only", "runner/cli.ts", ...args],
-            {
-                cwd: ROOT,
-                env: { ...process.env, ...env },
-            },
-        );
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c) => {
-            stdout += c;
-        });
-        child.stderr.on("data", (c) => {
-            stderr += c;
-        });
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-}
+/** `npm run cleanup` in its own process, not blocking this one: the moto proxy here must keep answering. */
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runNode(["-r", "ts-node/register/transpile-only", "runner/cli.ts", ...args], { cwd: ROOT, env });
 
 describe("cleanup CLI", function () {
     this.timeout(120_000);
@@ -105,8 +68,8 @@ describe("cleanup CLI", function () {
             'error: --profile must be a profile name from ~/.aws/config (got "")',
         ],
     ] as [string[], string][]) {
-        it(`exits 2 with a clear error for ${JSON.stringify(args)}`, () => {
-            const r = cli(args);
+        it(`exits 2 with a clear error for ${JSON.stringify(args)}`, async () => {
+            const r = await cli(args);
             assert.equal(r.code, 2, r.stderr);
             assert.equal(r.stdout, "");
             assert.ok(r.stderr.startsWith(message), r.stderr);
@@ -152,8 +115,8 @@ describe("cleanup CLI", function () {
         });
         after(async () => moto?.stop());
 
-        it("--dry-run --json prints exactly one JSON document and logs to stderr", () => {
-            const r = cli(["--valid-hours", "48", "--dry-run", "--json"], env());
+        it("--dry-run --json prints exactly one JSON document and logs to stderr", async () => {
+            const r = await cli(["--valid-hours", "48", "--dry-run", "--json"], env());
             assert.equal(r.code, 0, r.stderr);
             const doc = JSON.parse(r.stdout);
             assert.equal(r.stdout.trim().split("\n").length, 1);
@@ -179,7 +142,10 @@ describe("cleanup CLI", function () {
                 ec2Calls: {
                     DescribeImages: 2,
                     DescribeInstances: 1,
-                    DescribeLaunchTemplates: 1,
+                    DescribeLaunchTemplateVersions: 1,
+                    DescribeFleets: 1,
+                    DescribeSpotFleetRequests: 1,
+                    DescribeImageAttribute: 1,
                     DeregisterImage: 1,
                     DeleteSnapshot: 1,
                 },
@@ -204,8 +170,8 @@ describe("cleanup CLI", function () {
             assert.match(r.stderr, /"message":"would deregister","imageId":"ami-0c1100000000000a1"/);
         });
 
-        it("a dry run's table counts every expired AMI, the kept one included", () => {
-            const r = cli(["--valid-hours", "48", "--dry-run"], env());
+        it("a dry run's table counts every expired AMI, the kept one included", async () => {
+            const r = await cli(["--valid-hours", "48", "--dry-run"], env());
             assert.equal(r.code, 0, r.stderr);
             assert.match(r.stdout, /^Dry run: AMIs older than 48 hours, nothing deleted\.\n/);
             assert.match(r.stdout, /\nexpired 2, would delete 1, kept 1, failed 0, /);
@@ -215,9 +181,12 @@ describe("cleanup CLI", function () {
             // moto 5 fails DescribeImages outside us-east-1 when AMIs are seeded from a file: an unseeded one.
             const empty = await startMoto();
             const args = ["--valid-hours", "48", "--dry-run", "--json", "--region", "us-east-1"];
-            let r: ReturnType<typeof cli>;
+            let r: Awaited<ReturnType<typeof cli>>;
             try {
-                r = cli([...args, "--region", "eu-west-1"], { ...env(), AWS_ENDPOINT_URL: empty.endpoint });
+                r = await cli([...args, "--region", "eu-west-1"], {
+                    ...env(),
+                    AWS_ENDPOINT_URL: empty.endpoint,
+                });
             } finally {
                 await empty.stop();
             }
@@ -229,7 +198,7 @@ describe("cleanup CLI", function () {
                 assert.equal(run.region, region);
         });
 
-        it("--profile takes the region and credentials from that profile, as the AWS CLI does", () => {
+        it("--profile takes the region and credentials from that profile, as the AWS CLI does", async () => {
             const dir = mkdtempSync(join(tmpdir(), "image-janitor-profile-"));
             try {
                 writeFileSync(join(dir, "config"), "[profile janitor]\nregion = us-east-1\n");
@@ -237,7 +206,7 @@ describe("cleanup CLI", function () {
                     join(dir, "credentials"),
                     "[janitor]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
                 );
-                const r = cli(["--valid-hours", "48", "--dry-run", "--json", "--profile", "janitor"], {
+                const r = await cli(["--valid-hours", "48", "--dry-run", "--json", "--profile", "janitor"], {
                     AWS_ENDPOINT_URL: moto.endpoint,
                     AWS_REGION: undefined,
                     AWS_ACCESS_KEY_ID: undefined,
@@ -254,8 +223,8 @@ describe("cleanup CLI", function () {
             }
         });
 
-        it("prints a table and deletes the expired AMI", () => {
-            const r = cli(["--valid-hours", "48"], env());
+        it("prints a table and deletes the expired AMI", async () => {
+            const r = await cli(["--valid-hours", "48"], env());
             assert.equal(r.code, 0, r.stderr);
             assert.match(
                 r.stdout,
@@ -266,7 +235,7 @@ describe("cleanup CLI", function () {
                 /expired 2, deleted 1, kept 1, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
             );
             assert.match(r.stderr, /1\/1 AMIs done/);
-            const again = JSON.parse(cli(["--valid-hours", "48", "--json"], env()).stdout);
+            const again = JSON.parse((await cli(["--valid-hours", "48", "--json"], env())).stdout);
             assert.deepEqual(
                 again.expired.map((e: { imageId: string }) => e.imageId),
                 ["ami-0c1100000000000c3"],
@@ -328,10 +297,10 @@ describe("cleanup CLI", function () {
         for (const [what, env, code, message] of cases) {
             it(`exits ${code} on ${what}, naming the call, region and endpoint, with --json still one document`, async () => {
                 const e = typeof env === "function" ? env() : env;
-                const table = await cliAsync(["--valid-hours", "48"], e);
+                const table = await cli(["--valid-hours", "48"], e);
                 assert.equal(table.code, code, table.stderr);
                 assert.match(table.stderr.replace(/^error: /, "").trimEnd(), message);
-                const json = await cliAsync(["--valid-hours", "48", "--json"], e);
+                const json = await cli(["--valid-hours", "48", "--json"], e);
                 assert.equal(json.code, code, json.stderr);
                 const doc = JSON.parse(json.stdout);
                 assert.deepEqual(Object.keys(doc), ["region", "error"]);

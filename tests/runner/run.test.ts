@@ -6,7 +6,6 @@ import {
     DeregisterImageCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
-    DescribeLaunchTemplatesCommand,
     DescribeLaunchTemplateVersionsCommand,
     DescribeSnapshotsCommand,
     type DescribeSnapshotsCommandInput,
@@ -15,7 +14,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { describeFailure, runCleanup } from "../../runner/run";
-import { awsError, useClientMock } from "../helpers";
+import { awsError, mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const old = (id: string, snaps: string[]): Image => ({
     ImageId: id,
@@ -30,10 +29,10 @@ const askedSnapshots = (input: DescribeSnapshotsCommandInput) =>
 
 describe("local runner", () => {
     const ec2 = useClientMock(EC2Client);
+    useLookupMocks(ec2);
     // Nothing uses the AMIs, and every snapshot asked about exists, unless a test says so.
     beforeEach(() => {
         ec2().on(DescribeInstancesCommand).resolves({ Reservations: [] });
-        ec2().on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
         ec2()
             .on(DescribeSnapshotsCommand)
             .callsFake((input) => ({
@@ -57,7 +56,7 @@ describe("local runner", () => {
             .rejects(awsError("UnauthorizedOperation", "denied"));
         ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({
-            ec2: new EC2Client({}),
+            clients: mockedClients(),
             retryIntervalMs: 0,
             settings: settingsWith({ validHours: 1 }),
         });
@@ -96,7 +95,7 @@ describe("local runner", () => {
             .on(DeleteSnapshotCommand, { SnapshotId: "snap-02a" })
             .rejects(awsError("UnauthorizedOperation", "You are not authorized to perform this operation."));
         const summary = await runCleanup({
-            ec2: new EC2Client({}),
+            clients: mockedClients(),
             retryIntervalMs: 0,
             settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
@@ -129,7 +128,7 @@ describe("local runner", () => {
             .resolves({});
         ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({
-            ec2: new EC2Client({ maxAttempts: 1 }),
+            clients: mockedClients(new EC2Client({ maxAttempts: 1 })),
             retryIntervalMs: 0,
             backoff: { baseMs: 1, capMs: 1 },
             settings: settingsWith({ validHours: 1 }),
@@ -170,17 +169,20 @@ describe("local runner", () => {
             .on(DescribeInstancesCommand)
             .resolves({ Reservations: [{ Instances: [{ InstanceId: "i-0aa", ImageId: "ami-04" }] }] });
         ec2()
-            .on(DescribeLaunchTemplatesCommand)
-            .resolves({ LaunchTemplates: [{ LaunchTemplateId: "lt-0bb" }] });
-        ec2()
             .on(DescribeLaunchTemplateVersionsCommand)
             .resolves({
-                LaunchTemplateVersions: [{ LaunchTemplateData: { ImageId: "ami-05" } }],
+                LaunchTemplateVersions: [
+                    {
+                        LaunchTemplateId: "lt-0bb",
+                        VersionNumber: 4,
+                        LaunchTemplateData: { ImageId: "ami-05" },
+                    },
+                ],
             });
         ec2().on(DeregisterImageCommand).resolves({});
         ec2().on(DeleteSnapshotCommand).resolves({});
         const summary = await runCleanup({
-            ec2: new EC2Client({}),
+            clients: mockedClients(),
             retryIntervalMs: 0,
             settings: settingsWith({ validHours: 1, keepLatest: 1 }),
         });
@@ -188,7 +190,7 @@ describe("local runner", () => {
             { imageId: "ami-01", reason: "keep-tag" },
             { imageId: "ami-03", reason: "keep-latest" },
             { imageId: "ami-04", reason: "in-use:instance i-0aa" },
-            { imageId: "ami-05", reason: "in-use:launch-template lt-0bb" },
+            { imageId: "ami-05", reason: "in-use:launch-template lt-0bb version 4" },
             { imageId: "ami-06", reason: "keep-latest" },
         ]);
         assert.deepEqual(
@@ -201,10 +203,20 @@ describe("local runner", () => {
                 .map((c) => c.args[0].input.SnapshotId),
             ["snap-02"],
         );
-        assert.deepEqual(ec2().commandCalls(DescribeLaunchTemplateVersionsCommand)[0].args[0].input, {
-            LaunchTemplateId: "lt-0bb",
-            Versions: ["$Default", "$Latest"],
-        });
+        // One account-wide call for every template's default and latest version, not one per template.
+        assert.deepEqual(
+            ec2()
+                .commandCalls(DescribeLaunchTemplateVersionsCommand)
+                .map((c) => c.args[0].input),
+            [
+                {
+                    Versions: ["$Default", "$Latest"],
+                    ResolveAlias: true,
+                    MaxResults: 200,
+                    NextToken: undefined,
+                },
+            ],
+        );
     });
 
     it("deletes every expired AMI and nothing else when 30% of EC2 calls are throttled", async () => {
@@ -250,7 +262,7 @@ describe("local runner", () => {
             );
         // SDK retries off: every throttle reaches the batch's backoff or the state machine's own Retry.
         const summary = await runCleanup({
-            ec2: new EC2Client({ maxAttempts: 1 }),
+            clients: mockedClients(new EC2Client({ maxAttempts: 1 })),
             retryIntervalMs: 0,
             backoff: { baseMs: 1, capMs: 2 },
             settings: settingsWith({ validHours: 1, protectInUse: false }),
@@ -284,7 +296,7 @@ describe("local runner", () => {
             .on(DeleteSnapshotCommand, { SnapshotId: "snap-02" })
             .rejects(awsError("InvalidSnapshot.NotFound"));
         const summary = await runCleanup({
-            ec2: new EC2Client({}),
+            clients: mockedClients(),
             retryIntervalMs: 0,
             settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
@@ -356,7 +368,7 @@ describe("local runner", () => {
             });
         const killed = new AbortController();
         const first = runCleanup({
-            ec2: new EC2Client({}),
+            clients: mockedClients(),
             retryIntervalMs: 0,
             signal: killed.signal,
             settings: settingsWith({ validHours: 1, protectInUse: false, maxConcurrency: 1 }),
@@ -383,7 +395,7 @@ describe("local runner", () => {
 
         dying = false;
         const second = await runCleanup({
-            ec2: new EC2Client({}),
+            clients: mockedClients(),
             retryIntervalMs: 0,
             settings: settingsWith({ validHours: 1, protectInUse: false }),
         });

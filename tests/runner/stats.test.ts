@@ -8,7 +8,7 @@ import { settingsWith } from "../../functions/core/ami/settings";
 import { runCleanup } from "../../runner/run";
 import { awsHistoryEvents, type LocalEvent, maxPayloadBytes, stateTransitions } from "../../runner/stats";
 import { installFakeEc2, oldImages } from "../fakeEc2";
-import { useClientMock } from "../helpers";
+import { mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const FN = "arn:aws:lambda:us-east-1:111111111111:function:f";
 /** What AWS records for a Lambda task's one failed attempt, from the state's entry. */
@@ -197,11 +197,13 @@ describe("run stats", () => {
 
     describe("the deployed definition", () => {
         const ec2 = useClientMock(EC2Client);
+        useLookupMocks(ec2);
+        useLookupMocks(ec2);
 
         it("costs 14 history events, 3 transitions and 2 invocations per batch of 100, plus a fixed 46/14/1", async () => {
             const fake = installFakeEc2(ec2(), oldImages(250));
             const s = await runCleanup({
-                ec2: new EC2Client({}),
+                clients: mockedClients(),
                 retryIntervalMs: 0,
                 settings: settingsWith({ validHours: 1 }),
             });

@@ -1,6 +1,6 @@
 // Batches of AMIs: the Map's unit of work. One invocation deregisters up to a hundred AMIs, the next deletes
 // what is left of their snapshots, each with a few EC2 calls in flight and throttling absorbed by backoff.
-import { type EC2Client, paginateDescribeImages, paginateDescribeSnapshots } from "@aws-sdk/client-ec2";
+import { type EC2Client, paginateDescribeSnapshots } from "@aws-sdk/client-ec2";
 import { calling, ErrorNames, errorMessage, errorName } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
 import { sleep } from "../shared/time";
@@ -11,9 +11,11 @@ import {
     deregisterImage,
     type SnapshotSkip,
 } from "./deletion";
-import { type ImageRef, tagsOf } from "./listing";
-import { type PoolOptions, runPool } from "./pool";
-import { hasKeepTag } from "./selection";
+import type { ImageRef } from "./listing";
+import { isRetryable, type PoolOptions, runPool } from "./pool";
+import { currentImages, sharedWith } from "./recheck";
+import { CANDIDATE_STATES, imageKeepReason, Reasons } from "./selection";
+import type { CleanupSettings } from "./settings";
 
 /** AMIs per Map item. A hundred keeps invocations at about 20 per 1,000 AMIs and a batch well inside 15 min. */
 export const BATCH_SIZE = 100;
@@ -22,13 +24,6 @@ const FILTER_VALUES = 200;
 /** Failures and keeps listed by name in a batch summary; the counts are always complete. */
 export const SUMMARY_EXAMPLES = 10;
 const SUMMARY_ERROR_CHARS = 300;
-
-export interface BatchEvent {
-    images: ImageRef[];
-    dryRun: boolean;
-    /** Re-checked just before deleting: a tag added after the listing still keeps the AMI. */
-    keepTagKey: string;
-}
 
 /** One AMI after the deregister step. */
 export interface DeregisteredImage extends ImageRef {
@@ -71,83 +66,85 @@ const chunks = <T>(xs: readonly T[], size: number): T[][] =>
 
 const describe = (err: unknown) => `${errorName(err)}: ${errorMessage(err)}`;
 
-/** The batch's AMIs as EC2 sees them now: gone ones are absent. */
-async function currentImages(ec2: EC2Client, ids: string[]) {
-    const found = new Map<string, { state: string; tags: Record<string, string> }>();
-    for (const values of chunks(ids, FILTER_VALUES)) {
-        const pages = paginateDescribeImages(
-            { client: ec2, pageSize: 1000 },
-            { Owners: ["self"], Filters: [{ Name: "image-id", Values: values }] },
-        );
-        await calling(`re-checking ${values[0]} and the batch`, "DescribeImages", async () => {
-            for await (const page of pages) {
-                for (const image of page.Images ?? []) {
-                    if (image.ImageId)
-                        found.set(image.ImageId, { state: image.State ?? "", tags: tagsOf(image) });
-                }
-            }
-        });
-    }
-    return found;
-}
-
 /**
- * Deregisters a batch. Each AMI is looked up again first: one gone since the listing is done, one no longer
- * available or newly tagged to keep is kept. Every AMI comes back with its outcome; only running out of time
- * fails the whole batch (so the state retries it).
+ * Deregisters a batch. Each AMI is looked up again first: one gone since the listing is done; one no longer in a
+ * state the cleanup deletes, or newly kept by a rule its own description decides, is kept; one shared with
+ * another account is kept (looked up here, for the AMIs about to go only). Every AMI comes back with its outcome;
+ * only running out of time fails the whole batch (so the state retries it).
  */
 export async function deregisterBatch(
     ec2: EC2Client,
-    event: BatchEvent,
+    images: ImageRef[],
+    settings: CleanupSettings,
+    now: Date,
     pool: PoolOptions,
     log: Log = silentLog,
 ): Promise<DeregisteredImage[]> {
-    const now = await currentImages(
+    const current = await currentImages(
         ec2,
-        event.images.map((i) => i.imageId),
+        images.map((i) => i.imageId),
     );
     const out: DeregisteredImage[] = [];
-    const toDeregister: ImageRef[] = [];
-    for (const image of event.images) {
-        const current = now.get(image.imageId);
-        if (!current) {
+    const toWork: ImageRef[] = [];
+    for (const image of images) {
+        const c = current.get(image.imageId);
+        const reason = !c
+            ? undefined
+            : !CANDIDATE_STATES.has(c.state)
+              ? `state:${c.state}`
+              : imageKeepReason(c, settings, now);
+        if (!c) {
             log({ message: "already gone", imageId: image.imageId });
             out.push({ ...image, outcome: "already-gone" });
-        } else if (current.state !== "available") {
-            const reason = `state:${current.state}`;
+        } else if (reason) {
             log({ message: "keep", imageId: image.imageId, reason });
             out.push({ ...image, outcome: "kept", reason });
-        } else if (hasKeepTag(current.tags, event.keepTagKey)) {
-            log({ message: "keep", imageId: image.imageId, reason: "keep-tag" });
-            out.push({ ...image, outcome: "kept", reason: "keep-tag" });
         } else {
-            toDeregister.push(image);
+            toWork.push(image);
         }
     }
-    const results = await runPool(
-        toDeregister,
-        (image) => deregisterImage(ec2, { image, dryRun: event.dryRun }, log),
-        pool,
-    );
+    const failed = (image: ImageRef, action: string, error: unknown) => {
+        log({ message: "failed", imageId: image.imageId, action, error: describe(error) });
+        out.push({ ...image, outcome: "failed", error: describe(error) });
+    };
+    const kept = (image: ImageRef, reason: string) => {
+        log({ message: "keep", imageId: image.imageId, reason });
+        out.push({ ...image, outcome: "kept", reason });
+    };
+    // Launch permissions first, each read once, for the AMIs about to go only.
+    let toDeregister = toWork;
+    if (settings.keepShared) {
+        const shares = await runPool(toWork, (image) => sharedWith(ec2, image.imageId), pool);
+        toDeregister = [];
+        shares.forEach((r, i) => {
+            if (!r.ok) failed(toWork[i], "DescribeImageAttribute", r.error);
+            else if (r.value) kept(toWork[i], r.value);
+            else toDeregister.push(toWork[i]);
+        });
+    }
+    const deregister = async (image: ImageRef): Promise<DeregisterResult | undefined> => {
+        try {
+            return await deregisterImage(ec2, { image, dryRun: settings.dryRun }, log);
+        } catch (err) {
+            if (isRetryable(err)) throw err;
+            // Protection turned on since the re-check is not a failure: look again before reporting one.
+            if ((await currentImages(ec2, [image.imageId])).get(image.imageId)?.protected) return undefined;
+            throw err;
+        }
+    };
+    const results = await runPool(toDeregister, deregister, pool);
     results.forEach((r, i) => {
         const image = toDeregister[i];
-        if (r.ok) {
+        if (!r.ok) failed(image, "DeregisterImage", r.error);
+        else if (!r.value) kept(image, Reasons.deregistrationProtection);
+        else
             out.push({
                 ...image,
                 outcome: r.value.outcome,
                 ...(r.value.deletedWithImage ? { deletedWithImage: r.value.deletedWithImage } : {}),
             });
-        } else {
-            log({
-                message: "failed",
-                imageId: image.imageId,
-                action: "DeregisterImage",
-                error: describe(r.error),
-            });
-            out.push({ ...image, outcome: "failed", error: describe(r.error) });
-        }
     });
-    const order = new Map(event.images.map((i, n) => [i.imageId, n]));
+    const order = new Map(images.map((i, n) => [i.imageId, n]));
     return out.sort((a, b) => (order.get(a.imageId) ?? 0) - (order.get(b.imageId) ?? 0));
 }
 

@@ -4,9 +4,9 @@ import { type EC2Client, type Image, paginateDescribeImages } from "@aws-sdk/cli
 import { calling } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
 import { ageHours, isExpired } from "./age";
-import { type Candidate, type Skipped, selectExpired } from "./selection";
+import { CANDIDATE_STATES, type Candidate, type Skipped, selectExpired } from "./selection";
 import type { CleanupSettings } from "./settings";
-import { findImagesInUse } from "./usage";
+import { findImagesInUse, type UsageClients } from "./usage";
 
 /** The compact Map item: small enough that thousands fit in one 256 KiB state payload. */
 export interface ImageItem {
@@ -54,12 +54,30 @@ export function snapshotSizeGiB(image: Pick<Image, "BlockDeviceMappings">): numb
 export const tagsOf = (image: Pick<Image, "Tags">): Record<string, string> =>
     Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
 
-/** The account's available AMIs, across every DescribeImages page, with what the guardrails need. */
+/** What the guardrails need of an image, as DescribeImages describes it. */
+export function candidateOf(image: Image): Omit<Candidate, "imageId" | "name" | "creationDate"> {
+    return {
+        state: image.State ?? "",
+        tags: tagsOf(image),
+        snapshotIds: snapshotIdsOf(image),
+        sizeGiB: snapshotSizeGiB(image),
+        public: image.Public === true,
+        // Any value but "disabled" (enabled, enabled-with-cooldown, or one EC2 adds later) protects it.
+        protected: (image.DeregistrationProtection ?? "disabled") !== "disabled",
+        ...(image.LastLaunchedTime ? { lastLaunchedTime: image.LastLaunchedTime } : {}),
+    };
+}
+
+/**
+ * The account's own AMIs that may be deleted, across every DescribeImages page: available and disabled ones
+ * (disabled AMIs are listed only when asked; an owner's deprecated AMIs always are). Pending, failed and error
+ * AMIs are never candidates.
+ */
 async function listCandidates(ec2: EC2Client, log: Log): Promise<Candidate[]> {
     const candidates: Candidate[] = [];
     const pages = paginateDescribeImages(
         { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
-        { Owners: ["self"], Filters: [{ Name: "state", Values: ["available"] }] },
+        { Owners: ["self"], IncludeDisabled: true },
     );
     await calling("listing the account's AMIs", "DescribeImages", () => collect(pages, log, candidates));
     return candidates;
@@ -69,40 +87,33 @@ async function collect(pages: AsyncIterable<{ Images?: Image[] }>, log: Log, can
     for await (const page of pages) {
         for (const image of page.Images ?? []) {
             const imageId = image.ImageId ?? "";
-            // The filter already asks for available images; checked again because deleting is irreversible.
-            if (!imageId || image.State !== "available") continue;
+            if (!imageId || !CANDIDATE_STATES.has(image.State ?? "")) continue;
             const creationDate = image.CreationDate ?? "";
             if (Number.isNaN(Date.parse(creationDate))) {
                 log({ message: "keep", imageId, reason: "unreadable-creation-date", creationDate });
                 continue;
             }
-            candidates.push({
-                imageId,
-                name: image.Name ?? "",
-                creationDate,
-                tags: tagsOf(image),
-                snapshotIds: snapshotIdsOf(image),
-                sizeGiB: snapshotSizeGiB(image),
-            });
+            candidates.push({ imageId, name: image.Name ?? "", creationDate, ...candidateOf(image) });
         }
     }
 }
 
 /**
- * Every available, self-owned AMI strictly older than validHours that no guardrail keeps. The kept ones come back
+ * Every self-owned candidate AMI strictly older than validHours that no guardrail keeps. The kept ones come back
  * in `skipped` with their reason.
  */
 export async function listExpiredImages(
-    ec2: EC2Client,
+    clients: UsageClients,
     settings: CleanupSettings,
     now: Date,
     log: Log = silentLog,
 ): Promise<Listing> {
-    const candidates = await listCandidates(ec2, log);
+    const candidates = await listCandidates(clients.ec2, log);
     const expired = candidates.filter((c) => isExpired(c.creationDate, settings.validHours, now));
     // What uses the AMIs is only looked up when there is something it could protect.
-    const usage = settings.protectInUse && expired.length > 0 ? await findImagesInUse(ec2) : undefined;
-    const { toDelete, skipped } = selectExpired(expired, candidates, settings, usage);
+    const usage =
+        settings.protectInUse && expired.length > 0 ? await findImagesInUse(clients, settings) : undefined;
+    const { toDelete, skipped } = selectExpired(expired, candidates, settings, now, usage);
     for (const k of skipped) log({ message: "keep", imageId: k.imageId, reason: k.reason });
     const item = ({ imageId, name, creationDate, snapshotIds, sizeGiB }: Candidate): ImageItem => ({
         imageId,

@@ -28,6 +28,9 @@ export interface PoolOptions {
 
 const THROTTLED_ONLY: ReadonlySet<string> = new Set([ErrorNames.throttled]);
 
+/** Worth trying again: the pool and the state's Retry do. */
+export const isRetryable = (err: unknown): boolean => THROTTLED_ONLY.has(errorName(err));
+
 /** Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)). */
 export function backoffDelay(attempt: number, backoff: Backoff, random: () => number = Math.random): number {
     return Math.floor(random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** attempt));

@@ -1,30 +1,50 @@
-// Which expired AMIs are kept, and why: keep tag, newest N per group, in use by an instance or launch template.
-// Pure: the EC2 lookups happen elsewhere and arrive here as plain data.
+// Which expired AMIs are kept, and why: the keep rules in the order they apply. Pure: the EC2 lookups happen
+// elsewhere and arrive here as plain data.
 import type { CleanupSettings } from "./settings";
+
+/** The AMI states the cleanup may delete from; pending, failed, error, invalid and transient AMIs are never touched. */
+export const CANDIDATE_STATES: ReadonlySet<string> = new Set(["available", "disabled"]);
 
 export interface Candidate {
     imageId: string;
     name: string;
     creationDate: string;
+    /** `available` or `disabled`. */
+    state: string;
     tags: Record<string, string>;
     snapshotIds: string[];
     /** Sum of the EBS snapshot mappings' volume sizes: what deleting it frees, at most. */
     sizeGiB: number;
+    /** Public launch permissions (Image.Public). */
+    public: boolean;
+    /** Deregistration protection is on (Image.DeregistrationProtection other than `disabled`). */
+    protected: boolean;
+    /** When the AMI last launched an instance (Image.LastLaunchedTime), if it ever did. */
+    lastLaunchedTime?: string;
 }
 
 /** The settings the keep rules read. */
-export type Guardrails = Pick<CleanupSettings, "keepTagKey" | "keepLatest" | "groupByTag">;
+export type Guardrails = Pick<
+    CleanupSettings,
+    "keepTagKey" | "keepLatest" | "groupByTag" | "keepPublic" | "keepLaunchedWithinDays"
+>;
 
-/** AMI id → the instance or launch template that uses it. */
-export interface Usage {
-    instances: Map<string, string>;
-    launchTemplates: Map<string, string>;
-}
+/** AMI id → why AWS can still launch from it (`in-use:…`), first lookup that found it wins. */
+export type Usage = Map<string, string>;
 
 export interface Skipped {
     imageId: string;
     reason: string;
 }
+
+/** The reason strings, in the order the rules apply; the README's "What it keeps, and why" table lists them. */
+export const Reasons = {
+    keepTag: "keep-tag",
+    deregistrationProtection: "deregistration-protection",
+    public: "public",
+    launchedRecently: (at: string) => `launched-recently ${at}`,
+    keepLatest: "keep-latest",
+} as const;
 
 const TRAILING_TIMESTAMP = /[-_. ]*\d{4}-?\d{2}-?\d{2}T[\d:.]+Z?$/i;
 const TRAILING_VERSION = /[-_. ]+v?\d+$/i;
@@ -40,7 +60,7 @@ export function defaultGroup(name: string): string {
 }
 
 /** `groupByTag` empty: by name. */
-export function groupOf(c: Candidate, groupByTag: string): string {
+export function groupOf(c: Pick<Candidate, "name" | "tags">, groupByTag: string): string {
     return groupByTag ? `tag:${c.tags[groupByTag] ?? ""}` : `name:${defaultGroup(c.name)}`;
 }
 
@@ -69,37 +89,59 @@ export function hasKeepTag(tags: Record<string, string>, keepTagKey: string): bo
     return value !== undefined && value.trim().toLowerCase() !== "false";
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The rules an AMI's own description decides: what the listing knows of it, and what the batch's re-check sees
+ * again just before deleting. First matching rule wins.
+ */
+export function imageKeepReason(
+    c: Pick<Candidate, "tags" | "protected" | "public" | "lastLaunchedTime">,
+    rules: Guardrails,
+    now: Date,
+): string | undefined {
+    if (hasKeepTag(c.tags, rules.keepTagKey)) return Reasons.keepTag;
+    if (c.protected) return Reasons.deregistrationProtection;
+    if (rules.keepPublic && c.public) return Reasons.public;
+    const launched = c.lastLaunchedTime ? Date.parse(c.lastLaunchedTime) : Number.NaN;
+    const window = rules.keepLaunchedWithinDays * DAY_MS;
+    if (window > 0 && !Number.isNaN(launched) && now.getTime() - launched <= window) {
+        return Reasons.launchedRecently(c.lastLaunchedTime ?? "");
+    }
+    return undefined;
+}
+
 /** The reason an expired AMI is kept, or undefined when it may be deleted. First matching rule wins. */
 export function keepReason(
     c: Candidate,
     rules: Guardrails,
     latest: Set<string>,
+    now: Date,
     usage?: Usage,
 ): string | undefined {
-    if (hasKeepTag(c.tags, rules.keepTagKey)) return "keep-tag";
-    if (latest.has(c.imageId)) return "keep-latest";
-    const instance = usage?.instances.get(c.imageId);
-    if (instance) return `in-use:instance ${instance}`;
-    const template = usage?.launchTemplates.get(c.imageId);
-    if (template) return `in-use:launch-template ${template}`;
-    return undefined;
+    return (
+        imageKeepReason(c, rules, now) ??
+        (latest.has(c.imageId) ? Reasons.keepLatest : undefined) ??
+        usage?.get(c.imageId)
+    );
 }
 
 /**
- * Splits the expired AMIs into those to delete and those kept, with their reason. `all` is every available AMI
+ * Splits the expired AMIs into those to delete and those kept, with their reason. `all` is every candidate AMI
  * of the account: the newest of a group may be young. `usage` is undefined when in-use protection is off.
  */
 export function selectExpired(
     expired: Candidate[],
     all: Candidate[],
     rules: Guardrails,
+    now: Date,
     usage?: Usage,
 ): { toDelete: Candidate[]; skipped: Skipped[] } {
     const latest = newestPerGroup(all, rules.keepLatest, rules.groupByTag);
     const toDelete: Candidate[] = [];
     const skipped: Skipped[] = [];
     for (const c of expired) {
-        const reason = keepReason(c, rules, latest, usage);
+        const reason = keepReason(c, rules, latest, now, usage);
         if (reason) skipped.push({ imageId: c.imageId, reason });
         else toDelete.push(c);
     }

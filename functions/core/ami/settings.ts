@@ -19,8 +19,19 @@ export interface CleanupSettings {
     keepLatest: number;
     /** Group AMIs by this tag's value for keepLatest; empty groups by name without its version or timestamp. */
     groupByTag: string;
-    /** Keep AMIs that AWS can still launch from: instances, launch templates. */
+    /**
+     * Keep AMIs that AWS can still launch from: instances, launch templates (default, latest and every version a
+     * group or fleet names), launch configurations, fleets, and SSM parameters of data type aws:ec2:image.
+     */
     protectInUse: boolean;
+    /** With protectInUse, also keep AMIs of launch configurations that no Auto Scaling group uses. */
+    protectUnattachedLaunchConfigurations: boolean;
+    /** Keep public AMIs. */
+    keepPublic: boolean;
+    /** Keep AMIs shared with another account, organization or OU. */
+    keepShared: boolean;
+    /** Keep AMIs that launched an instance within this many days (LastLaunchedTime); 0 turns it off. */
+    keepLaunchedWithinDays: number;
 }
 
 export type SettingKey = keyof CleanupSettings;
@@ -63,6 +74,10 @@ export const SETTINGS: { [K in SettingKey]: SettingSpec<CleanupSettings[K]> } = 
         parse: (value, key) => (value === "" ? "" : tagKey(value, key)),
     },
     protectInUse: { type: "boolean", default: true, parse: bool },
+    protectUnattachedLaunchConfigurations: { type: "boolean", default: true, parse: bool },
+    keepPublic: { type: "boolean", default: true, parse: bool },
+    keepShared: { type: "boolean", default: true, parse: bool },
+    keepLaunchedWithinDays: { type: "integer", default: 0, parse: integer(0, 3650) },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];

@@ -16,6 +16,7 @@ import { type ImageRef, type Listing, listExpiredImages } from "./listing";
 import { type Page, pageOf } from "./pages";
 import type { Backoff, PoolOptions } from "./pool";
 import { type CleanupSettings, parseSettings } from "./settings";
+import type { UsageClients } from "./usage";
 
 /** Every task's event carries the whole settings object, in the settings' own names. */
 export interface SettingsEvent {
@@ -116,14 +117,14 @@ function parseCursor(value: unknown): string {
 
 /** The list task: lists once, answers with the page after the event's cursor. */
 export function listExpiredImagesHandler(
-    ec2: EC2Client,
+    clients: UsageClients,
     opts: HandlerOptions & { onListing?: (listing: Listing) => void } = {},
 ) {
     const { log = consoleLog, now = () => new Date() } = opts;
     return async (event: ListEvent): Promise<Page> => {
         const settings = eventSettings(event);
         const after = parseCursor(event?.after);
-        const listing = await listExpiredImages(ec2, settings, now(), log);
+        const listing = await listExpiredImages(clients, settings, now(), log);
         opts.onListing?.(listing);
         return pageOf(listing, after);
     };
@@ -131,15 +132,15 @@ export function listExpiredImagesHandler(
 
 /** The deregister task: one batch, each AMI looked up again first. */
 export function deregisterBatchHandler(ec2: EC2Client, opts: HandlerOptions = {}) {
-    const { log = consoleLog } = opts;
+    const { log = consoleLog, now = () => new Date() } = opts;
     return async (
         event: DeregisterEvent,
         context?: InvocationContext,
     ): Promise<{ images: DeregisteredImage[] }> => {
         const settings = eventSettings(event);
         const images = parseImages(event?.images, "images");
-        const batch = { images, dryRun: settings.dryRun, keepTagKey: settings.keepTagKey };
-        return { images: await deregisterBatch(ec2, batch, poolOptions(settings, context, opts), log) };
+        const pool = poolOptions(settings, context, opts);
+        return { images: await deregisterBatch(ec2, images, settings, now(), pool, log) };
     };
 }
 
