@@ -62,7 +62,7 @@ export const LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
 ];
 
-const retryTransient = {
+const retryLambda = {
     ErrorEquals: LAMBDA_TRANSIENT_ERRORS,
     IntervalSeconds: 1,
     MaxAttempts: 6,
@@ -71,9 +71,10 @@ const retryTransient = {
     JitterStrategy: "FULL",
 };
 
-// EC2 still throttling after the SDK's adaptive retries: back off longer, with jitter, so the bucket refills.
-const retryThrottled = {
-    ErrorEquals: [ErrorNames.throttled, ErrorNames.outOfTime],
+// AWS still throttling or failing after the SDK's and the pool's retries, or a batch out of time: back off
+// longer, with jitter, so the buckets refill and a passing fault passes.
+const retryTransient = {
+    ErrorEquals: [ErrorNames.transient, ErrorNames.outOfTime],
     IntervalSeconds: 2,
     MaxAttempts: 8,
     BackoffRate: 2,
@@ -157,14 +158,19 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
                 Resource: functionArns.list,
                 Parameters: { settings, "after.$": "$.continuation.cursor" },
                 ResultPath: "$.listed",
-                Retry: [retryTransient, retryThrottled],
+                Retry: [retryLambda, retryTransient],
                 Next: StateNames.map,
             },
             [StateNames.map]: {
                 Type: "Map",
                 ItemsPath: "$.listed.batches",
                 MaxConcurrency: settings.maxConcurrency,
-                ItemSelector: { "images.$": "$$.Map.Item.Value.images", settings },
+                ItemSelector: {
+                    "id.$": "$$.Map.Item.Value.id",
+                    "images.$": "$$.Map.Item.Value.images",
+                    "snapshots.$": "$$.Map.Item.Value.snapshots",
+                    settings,
+                },
                 ItemProcessor: {
                     ProcessorConfig: { Mode: "INLINE" },
                     StartAt: StateNames.deregister,
@@ -173,17 +179,21 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
                             Type: "Task",
                             Resource: functionArns.deregister,
                             ResultPath: "$.deregistered",
-                            Retry: [retryTransient, retryThrottled],
+                            Retry: [retryLambda, retryTransient],
                             Catch: [catchAll],
                             Next: StateNames.snapshots,
                         },
                         [StateNames.snapshots]: {
                             Type: "Task",
                             Resource: functionArns.snapshots,
-                            Parameters: { "deregistered.$": "$.deregistered", settings },
+                            Parameters: {
+                                "deregistered.$": "$.deregistered",
+                                "snapshots.$": "$.snapshots",
+                                settings,
+                            },
                             ResultSelector: { "summary.$": "$.summary" },
                             ResultPath: "$.snapshots",
-                            Retry: [retryTransient, retryThrottled, retrySnapshotInUse],
+                            Retry: [retryLambda, retryTransient, retrySnapshotInUse],
                             Catch: [catchAll],
                             Next: StateNames.batchDone,
                         },
@@ -198,7 +208,7 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
                             Parameters: {
                                 status: "failed",
                                 "images.$": "States.ArrayLength($.images)",
-                                "firstImageId.$": "$.images[0].imageId",
+                                "id.$": "$.id",
                                 "error.$": "$.error.Error",
                                 "cause.$": "$.error.Cause",
                             },

@@ -1,4 +1,5 @@
 // Pure builders for every IAM document the program attaches: plain values in, plain JSON-able objects out.
+import { CLEANUP_TAG_KEYS } from "../functions/core/ami/tags";
 
 export interface Statement {
     Sid?: string;
@@ -7,7 +8,7 @@ export interface Statement {
     /** ARNs, or CloudFormation intrinsics (Fn::GetAtt, Fn::Sub) in the standalone template. */
     Resource?: string | string[] | Record<string, unknown>;
     Principal?: Record<string, string>;
-    Condition?: Record<string, Record<string, string>>;
+    Condition?: Record<string, Record<string, string | string[]>>;
 }
 
 export interface PolicyDocument {
@@ -63,6 +64,7 @@ export function listImagesPolicy(logGroupArn: string, s: Scope): PolicyDocument 
                 "autoscaling:DescribeAutoScalingGroups",
                 "autoscaling:DescribeLaunchConfigurations",
                 "ssm:DescribeParameters",
+                "ec2:DescribeSnapshots",
             ],
             Resource: "*",
         },
@@ -101,21 +103,38 @@ export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocu
             Action: "ec2:DeleteSnapshot",
             Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
         },
+        tagOwnKeysStatement("MarkForDeletion", s, [...CLEANUP_TAG_KEYS]),
     );
 }
 
-/** Snapshot ARNs carry no account id either: every snapshot in the region. DescribeSnapshots skips gone ones. */
+/**
+ * CreateTags on the region's images and snapshots, for the cleanup's own tag keys only: `aws:TagKeys` must be a
+ * subset of them, so no other tag can be written or overwritten.
+ */
+export function tagOwnKeysStatement(sid: string, s: Scope, keys: string[]): Statement {
+    return {
+        Sid: sid,
+        Effect: "Allow",
+        Action: "ec2:CreateTags",
+        Resource: [
+            `arn:${s.partition}:ec2:${s.region}::image/*`,
+            `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
+        ],
+        Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": keys } },
+    };
+}
+
+/**
+ * Snapshot ARNs carry no account id either: every snapshot in the region. What to delete comes from
+ * DeregisterImage's own answer and the listing, so nothing is looked up here.
+ */
 export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocument {
-    return doc(
-        logWriteStatement(`${logGroupArn}:*`),
-        { Sid: "FindRemainingSnapshots", Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" },
-        {
-            Sid: "DeleteSnapshots",
-            Effect: "Allow",
-            Action: "ec2:DeleteSnapshot",
-            Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
-        },
-    );
+    return doc(logWriteStatement(`${logGroupArn}:*`), {
+        Sid: "DeleteSnapshots",
+        Effect: "Allow",
+        Action: "ec2:DeleteSnapshot",
+        Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
+    });
 }
 
 /**

@@ -16,6 +16,7 @@ function table(rows: string[][]): string {
 const LABELS = {
     deleted: "deleted",
     "would-delete": "would delete",
+    "already-gone": "already gone (someone else)",
     kept: "kept",
     failed: "FAILED",
 } as const;
@@ -42,10 +43,19 @@ export function renderSummary(s: RunSummary): string {
     ];
     for (const k of s.skippedSnapshots)
         lines.push(`kept snapshot ${k.snapshotId} of ${k.imageId}: ${k.reason}`);
+    for (const g of s.alreadyGone)
+        if (g.snapshotIds.length > 0)
+            lines.push(
+                `left alone: snapshots ${g.snapshotIds.join(",")} of ${g.imageId}, which someone else deregistered`,
+            );
     for (const f of s.failed) lines.push(`failed ${f.imageId}: ${f.error}`);
+    for (const x of s.strays)
+        lines.push(
+            `snapshot ${x.snapshotId} (${x.reason}): ${LABELS[x.status]}${x.detail ? `: ${x.detail}` : ""}`,
+        );
     const done = s.dryRun ? `would delete ${s.wouldDelete.length}` : `deleted ${s.deleted.length}`;
     lines.push(
-        `expired ${s.expired.length}, ${done}, kept ${s.skipped.length}, failed ${s.failed.length}, about ${s.estimatedGiB} GiB of snapshots`,
+        `expired ${s.expired.length}, ${done}, already gone ${s.alreadyGone.length}, kept ${s.skipped.length}, failed ${s.failed.length}, about ${s.estimatedGiB} GiB of snapshots`,
         `${s.stats.executions} execution(s), ${s.stats.lambdaInvocations} Lambda invocations, ${s.stats.stateTransitions} state transitions`,
     );
     return `${lines.join("\n")}\n`;

@@ -1,7 +1,7 @@
 // Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
 // entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
 import { buildDefinition, type FunctionArns, StateNames } from "../components/definition";
-import type { BatchSummary, ImageRecord } from "../functions/core/ami/batches";
+import type { BatchSummary, ImageRecord, SnapshotRecord } from "../functions/core/ami/batches";
 import type { ImageItem } from "../functions/core/ami/listing";
 import type { Backoff } from "../functions/core/ami/pool";
 import type { Skipped } from "../functions/core/ami/selection";
@@ -45,23 +45,30 @@ export interface LocalRunOptions {
     signal?: AbortSignal;
 }
 
-export type ImageResult = "deleted" | "would-delete" | "kept" | "failed";
+export type ImageResult = "deleted" | "would-delete" | "already-gone" | "kept" | "failed";
 
 export interface RunSummary {
     dryRun: boolean;
     validHours: number;
-    /** Every AMI strictly older than validHours when listed, kept ones included, page after page. */
+    /**
+     * Every AMI strictly older than validHours when listed, kept ones included, page after page. Each ends as
+     * exactly one of deleted (or, dry run, wouldDelete), alreadyGone, skipped or failed.
+     */
     expired: ImageItem[];
     /** Expired AMIs kept by a guardrail when listed, or found kept when their batch ran, with the reason. */
     skipped: Skipped[];
     /** GiB the deletions free (dry run: would free), from the snapshots' volume sizes. */
     estimatedGiB: number;
-    /** AMIs deregistered with the snapshots that are gone now (empty in a dry run). */
+    /** AMIs this run deregistered, with the snapshots that are gone now (empty in a dry run). */
     deleted: { imageId: string; snapshotIds: string[] }[];
     /** Dry run only: what a real run would delete. */
     wouldDelete: { imageId: string; snapshotIds: string[] }[];
+    /** AMIs someone else deregistered between the listing and their batch: their snapshots are left alone. */
+    alreadyGone: { imageId: string; snapshotIds: string[] }[];
     skippedSnapshots: { imageId: string; snapshotId: string; reason: string }[];
     failed: { imageId: string; error: string }[];
+    /** Snapshots no AMI used: deletions an earlier run left unfinished, and (sweepOrphanSnapshots) orphans. */
+    strays: SnapshotRecord[];
     /** The run's own execution was not needed: an earlier run was still going. */
     overlapSkipped?: boolean;
     stats: RunStats;
@@ -69,7 +76,7 @@ export interface RunSummary {
 
 /** Page summaries as the definition's SummarizeState writes them. */
 interface PageSummary {
-    batches: (BatchSummary | { status: "failed"; firstImageId: string; error: string; cause: string })[];
+    batches: (BatchSummary | { status: "failed"; id: string; error: string; cause: string })[];
     next?: { executionArn: string };
 }
 
@@ -92,6 +99,8 @@ export function resultsOf(s: RunSummary): Map<string, { result: ImageResult; det
     for (const d of s.deleted) out.set(d.imageId, { result: "deleted", detail: d.snapshotIds.join(",") });
     for (const d of s.wouldDelete)
         out.set(d.imageId, { result: "would-delete", detail: d.snapshotIds.join(",") });
+    for (const d of s.alreadyGone)
+        out.set(d.imageId, { result: "already-gone", detail: d.snapshotIds.join(",") });
     for (const f of s.failed) out.set(f.imageId, { result: "failed", detail: f.error });
     return out;
 }
@@ -108,8 +117,9 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
     const paged: string[] = [];
     let estimatedGiB = 0;
     const records = new Map<string, ImageRecord>();
-    const batchesByFirstId = new Map<string, string[]>();
-    const failedBatches: { firstImageId: string; error: string }[] = [];
+    const strays = new Map<string, SnapshotRecord>();
+    const batchesById = new Map<string, string[]>();
+    const failedBatches: { id: string; error: string }[] = [];
     let overlapSkipped = false;
 
     const list = listExpiredImagesHandler(clients, {
@@ -135,13 +145,18 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
                 return page;
             },
             [StateNames.deregister]: async (event) => {
-                const ids = ((event as DeregisterEvent)?.images ?? []).map((i) => i.imageId);
-                if (ids[0]) batchesByFirstId.set(ids[0], ids);
-                return deregister(event as DeregisterEvent);
+                const e = event as DeregisterEvent & { id?: string };
+                if (e?.id)
+                    batchesById.set(
+                        e.id,
+                        (e.images ?? []).map((i) => i.imageId),
+                    );
+                return deregister(e);
             },
             [StateNames.snapshots]: async (event) => {
                 const result = await snapshots(event as DeleteSnapshotsEvent);
                 for (const r of result.images) records.set(r.imageId, r);
+                for (const r of result.snapshots) strays.set(r.snapshotId, r);
                 onProgress?.(records.size, paged.length);
                 return result;
             },
@@ -151,18 +166,15 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         const page = output as PageSummary & { skipped?: unknown };
         if (typeof page?.skipped === "string") overlapSkipped = true;
         for (const b of page?.batches ?? []) {
-            if (b.status === "failed" && "firstImageId" in b) {
-                failedBatches.push({
-                    firstImageId: b.firstImageId,
-                    error: describeFailure(b.error, b.cause),
-                });
+            if (b.status === "failed" && "cause" in b) {
+                failedBatches.push({ id: b.id, error: describeFailure(b.error, b.cause) });
             }
         }
     }
 
     // A batch that failed as a whole reports each of its AMIs that has no record of its own.
-    for (const { firstImageId, error } of failedBatches) {
-        for (const imageId of batchesByFirstId.get(firstImageId) ?? [firstImageId]) {
+    for (const { id, error } of failedBatches) {
+        for (const imageId of batchesById.get(id) ?? (id.startsWith("ami-") ? [id] : [])) {
             if (!records.has(imageId)) {
                 records.set(imageId, {
                     imageId,
@@ -193,10 +205,14 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         estimatedGiB,
         deleted: all.filter((r) => r.status === "deleted").map(done),
         wouldDelete: all.filter((r) => r.status === "would-delete").map(done),
+        alreadyGone: all
+            .filter((r) => r.status === "already-gone")
+            .map((r) => ({ imageId: r.imageId, snapshotIds: r.leftSnapshots ?? [] })),
         skippedSnapshots: all.flatMap((r) => r.skippedSnapshots.map((k) => ({ imageId: r.imageId, ...k }))),
         failed: all
             .filter((r) => r.status === "failed")
             .map((r) => ({ imageId: r.imageId, error: r.error ?? "" })),
+        strays: [...strays.values()],
         ...(overlapSkipped ? { overlapSkipped } : {}),
         stats,
     };

@@ -65,8 +65,11 @@ export interface FakeEc2 {
     deregistered: string[];
     deletedSnapshots: string[];
     calls: Record<string, number>;
-    /** What DeregisterImage does: a test that intercepts the call can still carry it out. */
+    /** EC2 honours DeregisterImage's DeleteAssociatedSnapshots; false behaves as moto and older endpoints do. */
+    honoursDeleteAssociatedSnapshots: boolean;
+    /** What DeregisterImage and DeleteSnapshot do: a test that intercepts a call can still carry it out. */
     deregister(input: { ImageId?: string; DeleteAssociatedSnapshots?: boolean; DryRun?: boolean }): unknown;
+    removeSnapshot(input: { SnapshotId?: string; DryRun?: boolean }): unknown;
 }
 
 /** The account the fake answers for: an image without an OwnerId is its own. */
@@ -124,7 +127,9 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         deregistered: [],
         deletedSnapshots: [],
         calls: {},
+        honoursDeleteAssociatedSnapshots: true,
         deregister: () => ({}),
+        removeSnapshot: () => ({}),
     };
     for (const i of images) {
         for (const m of i.BlockDeviceMappings ?? []) {
@@ -305,7 +310,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         fake.deregistered.push(input.ImageId ?? "");
         toBin(fake.bin.images, input.ImageId ?? "", image, retention("EC2_IMAGE", image.Tags));
         const results = [];
-        if (input.DeleteAssociatedSnapshots) {
+        if (input.DeleteAssociatedSnapshots && fake.honoursDeleteAssociatedSnapshots) {
             for (const snap of snapshotsOf(image)) {
                 if (!fake.snapshots.has(snap)) continue;
                 if (usersOf(snap).length > 0) {
@@ -325,8 +330,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         count("DeregisterImage");
         return fake.deregister(input);
     });
-    mock.on(DeleteSnapshotCommand).callsFake((input) => {
-        count("DeleteSnapshot");
+    fake.removeSnapshot = (input) => {
         const snap = input.SnapshotId ?? "";
         if (!fake.snapshots.has(snap))
             throw awsError("InvalidSnapshot.NotFound", `The snapshot '${snap}' does not exist.`);
@@ -339,6 +343,10 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         if (input.DryRun) throw dryRun();
         deleteSnapshot(snap);
         return {};
+    };
+    mock.on(DeleteSnapshotCommand).callsFake((input) => {
+        count("DeleteSnapshot");
+        return fake.removeSnapshot(input);
     });
     mock.on(ListImagesInRecycleBinCommand).callsFake((input) => {
         count("ListImagesInRecycleBin");

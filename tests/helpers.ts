@@ -5,9 +5,11 @@ import {
     DescribeLaunchConfigurationsCommand,
 } from "@aws-sdk/client-auto-scaling";
 import {
+    CreateTagsCommand,
     DescribeFleetsCommand,
     DescribeImageAttributeCommand,
     DescribeLaunchTemplateVersionsCommand,
+    DescribeSnapshotsCommand,
     DescribeSpotFleetRequestsCommand,
     EC2Client,
 } from "@aws-sdk/client-ec2";
@@ -68,7 +70,7 @@ export const mockedClients = (ec2 = new EC2Client({})): UsageClients => ({
 /**
  * Mocks the Auto Scaling and SSM clients for the calling describe block, and answers the in-use lookups that a
  * test does not set up with an account that has no groups, launch configurations, fleets or SSM parameters, and
- * AMIs shared with nobody.
+ * AMIs shared with nobody, no snapshot left by an earlier run, and tags that EC2 accepts.
  * `ec2` is the block's EC2 stub; its defaults are set before each test, so a test can still override them.
  */
 export function useLookupMocks(ec2: () => AwsClientStub<EC2Client>) {
@@ -82,6 +84,8 @@ export function useLookupMocks(ec2: () => AwsClientStub<EC2Client>) {
         ec2().on(DescribeFleetsCommand).resolves({ Fleets: [] });
         ec2().on(DescribeSpotFleetRequestsCommand).resolves({ SpotFleetRequestConfigs: [] });
         ec2().on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+        ec2().on(CreateTagsCommand).resolves({});
+        ec2().on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
     });
     return { autoScaling, ssm };
 }

@@ -41,6 +41,7 @@ describe("stack config", () => {
             keepPublic: true,
             keepShared: true,
             keepLaunchedWithinDays: 0,
+            sweepOrphanSnapshots: false,
             alertEmail: "",
             alertTopicArn: "",
         });
@@ -100,6 +101,7 @@ describe("stack config", () => {
             keepPublic: "false",
             keepShared: "false",
             keepLaunchedWithinDays: "30",
+            sweepOrphanSnapshots: "true",
             alertEmail: "ops@example.com",
         };
         assert.deepEqual(read(all), {
@@ -116,6 +118,7 @@ describe("stack config", () => {
                 keepPublic: false,
                 keepShared: false,
                 keepLaunchedWithinDays: 30,
+                sweepOrphanSnapshots: true,
             },
             schedule: "cron(0 3 * * ? *)",
             regions: ["us-east-1", "eu-central-1", "us-gov-west-1"],

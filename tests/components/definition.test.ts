@@ -65,7 +65,9 @@ describe("state machine definition builder", () => {
             ["Map", "$.listed.batches", 8, "$.listed.batches"],
         );
         assert.deepEqual(map.ItemSelector, {
+            "id.$": "$$.Map.Item.Value.id",
             "images.$": "$$.Map.Item.Value.images",
+            "snapshots.$": "$$.Map.Item.Value.snapshots",
             settings: settingsOf(),
         });
         assert.equal(map.ItemProcessor.StartAt, "DeleteImageState");
@@ -78,7 +80,7 @@ describe("state machine definition builder", () => {
             [snapshots.Resource, snapshots.Parameters, snapshots.ResultSelector, snapshots.Next],
             [
                 ARNS.snapshots,
-                { "deregistered.$": "$.deregistered", settings: settingsOf() },
+                { "deregistered.$": "$.deregistered", "snapshots.$": "$.snapshots", settings: settingsOf() },
                 { "summary.$": "$.summary" },
                 "BatchDoneState",
             ],
@@ -188,7 +190,7 @@ describe("state machine definition builder", () => {
         assert.deepEqual(map.ItemProcessor.States.BatchFailedState.Parameters, {
             status: "failed",
             "images.$": "States.ArrayLength($.images)",
-            "firstImageId.$": "$.images[0].imageId",
+            "id.$": "$.id",
             "error.$": "$.error.Error",
             "cause.$": "$.error.Cause",
         });
@@ -232,9 +234,15 @@ describe("state machine definition builder", () => {
             settings,
             "after.$": "$.continuation.cursor",
         });
-        assert.deepEqual(map.ItemSelector, { "images.$": "$$.Map.Item.Value.images", settings });
+        assert.deepEqual(map.ItemSelector, {
+            "id.$": "$$.Map.Item.Value.id",
+            "images.$": "$$.Map.Item.Value.images",
+            "snapshots.$": "$$.Map.Item.Value.snapshots",
+            settings,
+        });
         assert.deepEqual(map.ItemProcessor.States.DeleteSnapshotState.Parameters, {
             "deregistered.$": "$.deregistered",
+            "snapshots.$": "$.snapshots",
             settings,
         });
         assert.deepEqual(Object.keys(settings), [
@@ -250,6 +258,7 @@ describe("state machine definition builder", () => {
             "keepPublic",
             "keepShared",
             "keepLaunchedWithinDays",
+            "sweepOrphanSnapshots",
         ]);
         assert.match(d.Comment, /dry run/);
     });

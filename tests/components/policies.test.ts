@@ -72,11 +72,24 @@ describe("IAM policy builders", () => {
             Action: "ec2:DeregisterImage",
             Resource: "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
         });
-        assert.deepEqual(deleteSnapshotsPolicy(LOG, scope).Statement[2], {
+        assert.deepEqual(deleteSnapshotsPolicy(LOG, scope).Statement[1], {
             Sid: "DeleteSnapshots",
             Effect: "Allow",
             Action: "ec2:DeleteSnapshot",
             Resource: "arn:aws-us-gov:ec2:us-gov-west-1::snapshot/*",
+        });
+    });
+
+    it("lets the deregister function tag images and snapshots with the cleanup's own tag keys only", () => {
+        assert.deepEqual(deregisterImagePolicy(LOG, scope).Statement[4], {
+            Sid: "MarkForDeletion",
+            Effect: "Allow",
+            Action: "ec2:CreateTags",
+            Resource: [
+                "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
+                "arn:aws-us-gov:ec2:us-gov-west-1::snapshot/*",
+            ],
+            Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": ["image-janitor:deleting"] } },
         });
     });
 

@@ -127,6 +127,7 @@ describe("Pulumi program (mock runtime)", () => {
                         "autoscaling:DescribeAutoScalingGroups",
                         "autoscaling:DescribeLaunchConfigurations",
                         "ssm:DescribeParameters",
+                        "ec2:DescribeSnapshots",
                     ],
                     Resource: "*",
                 },
@@ -160,18 +161,19 @@ describe("Pulumi program (mock runtime)", () => {
                     Action: "ec2:DeleteSnapshot",
                     Resource: "arn:aws:ec2:us-east-1::snapshot/*",
                 },
+                {
+                    Sid: "MarkForDeletion",
+                    Effect: "Allow",
+                    Action: "ec2:CreateTags",
+                    Resource: ["arn:aws:ec2:us-east-1::image/*", "arn:aws:ec2:us-east-1::snapshot/*"],
+                    Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": ["image-janitor:deleting"] } },
+                },
             ],
         });
         assert.deepEqual(policy("snapshots"), {
             Version: "2012-10-17",
             Statement: [
                 logs("snapshots"),
-                {
-                    Sid: "FindRemainingSnapshots",
-                    Effect: "Allow",
-                    Action: "ec2:DescribeSnapshots",
-                    Resource: "*",
-                },
                 {
                     Sid: "DeleteSnapshots",
                     Effect: "Allow",
@@ -260,6 +262,7 @@ describe("Pulumi program (mock runtime)", () => {
             keepPublic: true,
             keepShared: true,
             keepLaunchedWithinDays: 0,
+            sweepOrphanSnapshots: false,
         };
         assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
             settings,
@@ -268,7 +271,12 @@ describe("Pulumi program (mock runtime)", () => {
         assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
         const map = definition.States.DeleteImageMapState;
         assert.equal(map.MaxConcurrency, 5);
-        assert.deepEqual(map.ItemSelector, { "images.$": "$$.Map.Item.Value.images", settings });
+        assert.deepEqual(map.ItemSelector, {
+            "id.$": "$$.Map.Item.Value.id",
+            "images.$": "$$.Map.Item.Value.images",
+            "snapshots.$": "$$.Map.Item.Value.snapshots",
+            settings,
+        });
         assert.equal(map.ItemProcessor.States.DeleteImageState.Resource, FN("deregister"));
         assert.equal(map.ItemProcessor.States.DeleteSnapshotState.Resource, FN("snapshots"));
     });

@@ -1,6 +1,7 @@
 // Batch steps over a stubbed EC2: the re-check before deleting, exact calls, one record per AMI, compact summaries.
 import * as assert from "node:assert/strict";
 import {
+    CreateTagsCommand,
     DeleteSnapshotCommand,
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
@@ -24,9 +25,13 @@ const ref = (n: number, snaps = 1) => ({
     imageId: `ami-${String(n).padStart(3, "0")}`,
     snapshotIds: Array.from({ length: snaps }, (_, s) => `snap-${n}${"abc"[s]}`),
 });
+/** The AMI as DescribeImages describes it now: with the one snapshot `ref` gives it. */
 const current = (imageId: string, extra: Partial<Image> = {}): Image => ({
     ImageId: imageId,
     State: "available",
+    BlockDeviceMappings: [
+        { DeviceName: "/dev/xvda", Ebs: { SnapshotId: `snap-${Number(imageId.slice(4))}a` } },
+    ],
     ...extra,
 });
 
@@ -41,6 +46,7 @@ describe("batch steps", () => {
         const shared = new Map<string, object[]>();
         beforeEach(() => {
             shared.clear();
+            ec2().on(CreateTagsCommand).resolves({});
             ec2()
                 .on(DescribeImageAttributeCommand)
                 .callsFake((input) => ({
@@ -239,83 +245,101 @@ describe("batch steps", () => {
             ...extra,
         });
 
-        it("asks once which snapshots are left, deletes only those, and leaves kept and failed AMIs alone", async () => {
-            ec2()
-                .on(DescribeSnapshotsCommand)
-                .resolves({ Snapshots: [{ SnapshotId: "snap-1b" }, { SnapshotId: "snap-2a" }] });
+        it("deletes directly what EC2 neither deleted with the image nor kept for another AMI, and looks nothing up", async () => {
             ec2().on(DeleteSnapshotCommand).resolves({});
-            const records = await deleteBatchSnapshots(
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-5b" })
+                .rejects(awsError("InvalidSnapshot.NotFound", "The snapshot 'snap-5b' does not exist."));
+            const { images: records } = await deleteBatchSnapshots(
                 new EC2Client({}),
                 [
                     deregistered(1, { deletedWithImage: ["snap-1a"] }),
                     deregistered(2, { outcome: "already-gone" }),
                     deregistered(3, { outcome: "kept", reason: "keep-tag" }),
                     deregistered(4, { outcome: "failed", error: "boom" }),
+                    deregistered(5, { usedByOthers: ["snap-5a"] }),
                 ],
                 false,
                 POOL,
             );
-            assert.deepEqual(
-                ec2()
-                    .commandCalls(DescribeSnapshotsCommand)
-                    .map((c) => c.args[0].input),
-                [
-                    {
-                        OwnerIds: ["self"],
-                        Filters: [{ Name: "snapshot-id", Values: ["snap-1b", "snap-2a", "snap-2b"] }],
-                        MaxResults: 1000,
-                        NextToken: undefined,
-                    },
-                ],
-            );
+            assert.equal(ec2().commandCalls(DescribeSnapshotsCommand).length, 0, "the answer already said");
             assert.deepEqual(
                 ec2()
                     .commandCalls(DeleteSnapshotCommand)
                     .map((c) => c.args[0].input),
                 [
                     { SnapshotId: "snap-1b", DryRun: false },
-                    { SnapshotId: "snap-2a", DryRun: false },
+                    { SnapshotId: "snap-5b", DryRun: false },
                 ],
+                "an AMI someone else deregistered keeps its snapshots: it may have kept them on purpose",
             );
             const empty = { alreadyGone: [], skippedSnapshots: [] };
             assert.deepEqual(records, [
-                {
-                    imageId: "ami-001",
-                    deregister: "deregistered",
-                    status: "deleted",
-                    snapshotIds: ["snap-1a", "snap-1b"],
-                    ...empty,
-                },
+                { imageId: "ami-001", status: "deleted", snapshotIds: ["snap-1a", "snap-1b"], ...empty },
                 {
                     imageId: "ami-002",
-                    deregister: "already-gone",
+                    status: "already-gone",
+                    snapshotIds: [],
+                    leftSnapshots: ["snap-2a", "snap-2b"],
+                    ...empty,
+                },
+                { imageId: "ami-003", status: "kept", snapshotIds: [], reason: "keep-tag", ...empty },
+                { imageId: "ami-004", status: "failed", snapshotIds: [], error: "boom", ...empty },
+                {
+                    imageId: "ami-005",
                     status: "deleted",
-                    snapshotIds: ["snap-2a"],
-                    alreadyGone: ["snap-2b"],
-                    skippedSnapshots: [],
+                    snapshotIds: [],
+                    alreadyGone: ["snap-5b"],
+                    skippedSnapshots: [{ snapshotId: "snap-5a", reason: "in-use:other-image" }],
                 },
+            ]);
+        });
+
+        it("counts a snapshot found gone after its own call's answer was lost as deleted, not already gone", async () => {
+            // The first call is carried out but its answer never arrives (a reset); the retry finds it gone.
+            ec2()
+                .on(DeleteSnapshotCommand)
+                .rejectsOnce(
+                    Object.assign(awsError("TimeoutError", "socket hang up"), { code: "ECONNRESET" }),
+                )
+                .rejects(awsError("InvalidSnapshot.NotFound", "The snapshot 'snap-1a' does not exist."));
+            const { images: records } = await deleteBatchSnapshots(
+                new EC2Client({}),
+                [{ ...ref(1), outcome: "deregistered" }],
+                false,
+                { ...POOL, backoff: { baseMs: 1, capMs: 1 } },
+            );
+            assert.deepEqual(
+                [records[0].status, records[0].snapshotIds, records[0].alreadyGone],
+                ["deleted", ["snap-1a"], []],
+            );
+        });
+
+        it("deletes the unfinished and orphaned snapshots a batch carries, keeping one an AMI uses again", async () => {
+            ec2().on(DeleteSnapshotCommand).resolves({});
+            ec2()
+                .on(DeleteSnapshotCommand, { SnapshotId: "snap-b" })
+                .rejects(
+                    awsError("InvalidSnapshot.InUse", "The snapshot snap-b is currently in use by ami-0ff"),
+                );
+            const result = await deleteBatchSnapshots(new EC2Client({}), [], false, POOL, undefined, [
+                { snapshotId: "snap-a", reason: "unfinished" },
+                { snapshotId: "snap-b", reason: "orphan of ami-0aa" },
+            ]);
+            assert.deepEqual(result.snapshots, [
+                { snapshotId: "snap-a", reason: "unfinished", status: "deleted" },
                 {
-                    imageId: "ami-003",
-                    deregister: "kept",
+                    snapshotId: "snap-b",
+                    reason: "orphan of ami-0aa",
                     status: "kept",
-                    snapshotIds: [],
-                    reason: "keep-tag",
-                    ...empty,
-                },
-                {
-                    imageId: "ami-004",
-                    deregister: "failed",
-                    status: "failed",
-                    snapshotIds: [],
-                    error: "boom",
-                    ...empty,
+                    detail: "in-use:image ami-0ff",
                 },
             ]);
         });
 
         it("in a dry run asks EC2 with DryRun for every snapshot and looks nothing up", async () => {
             ec2().on(DeleteSnapshotCommand).rejects(awsError("DryRunOperation"));
-            const records = await deleteBatchSnapshots(
+            const { images: records } = await deleteBatchSnapshots(
                 new EC2Client({}),
                 [deregistered(1, { outcome: "dry-run" })],
                 true,
@@ -336,9 +360,6 @@ describe("batch steps", () => {
         });
 
         it("waits for a just-deregistered AMI to release its snapshot, then deletes it", async () => {
-            ec2()
-                .on(DescribeSnapshotsCommand)
-                .resolves({ Snapshots: [{ SnapshotId: "snap-1a" }, { SnapshotId: "snap-1b" }] });
             ec2().on(DeleteSnapshotCommand).resolves({});
             ec2()
                 .on(DeleteSnapshotCommand, { SnapshotId: "snap-1a" })
@@ -347,12 +368,17 @@ describe("batch steps", () => {
                 )
                 .resolves({});
             const waits: number[] = [];
-            const records = await deleteBatchSnapshots(new EC2Client({}), [deregistered(1)], false, {
-                ...POOL,
-                sleep: async (ms) => {
-                    waits.push(ms);
+            const { images: records } = await deleteBatchSnapshots(
+                new EC2Client({}),
+                [deregistered(1)],
+                false,
+                {
+                    ...POOL,
+                    sleep: async (ms) => {
+                        waits.push(ms);
+                    },
                 },
-            });
+            );
             assert.deepEqual(waits, [1000]);
             assert.equal(records[0].status, "deleted");
             assert.deepEqual([...records[0].snapshotIds].sort(), ["snap-1a", "snap-1b"]);
@@ -377,10 +403,13 @@ describe("batch steps", () => {
                 images: 30,
                 deleted: 16,
                 wouldDelete: 0,
+                alreadyGone: 0,
                 kept: 2,
                 failed: 12,
                 snapshotsDeleted: 16,
                 snapshotsSkipped: 1,
+                strayDeleted: 0,
+                strayFailed: 0,
                 failures: 10,
                 keptImages: [
                     { imageId: "ami-12", reason: "keep-tag" },
@@ -388,7 +417,7 @@ describe("batch steps", () => {
                 ],
             },
         );
-        assert.deepEqual(s.failures[0], { imageId: "ami-0", error: "e".repeat(300) });
+        assert.deepEqual(s.failures[0], { id: "ami-0", error: "e".repeat(300) });
         assert.equal(summarizeBatch(records.slice(14)).status, "ok");
     });
 });

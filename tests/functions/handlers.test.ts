@@ -32,7 +32,7 @@ describe("Lambda tasks", () => {
             [{ settings: [] }, "settings must be an object of cleanup settings (got [])"],
             [
                 { settings: { ...settings, keep_latest: 2 } },
-                "keep_latest must be absent: it is not a setting (validHours, dryRun, maxConcurrency, callsPerBatch, keepTagKey, keepLatest, groupByTag, protectInUse, protectUnattachedLaunchConfigurations, keepPublic, keepShared, keepLaunchedWithinDays) (got 2)",
+                "keep_latest must be absent: it is not a setting (validHours, dryRun, maxConcurrency, callsPerBatch, keepTagKey, keepLatest, groupByTag, protectInUse, protectUnattachedLaunchConfigurations, keepPublic, keepShared, keepLaunchedWithinDays, sweepOrphanSnapshots) (got 2)",
             ],
             [{ settings: { dryRun: true } }, "settings.validHours is required"],
         ];
@@ -76,7 +76,7 @@ describe("Lambda tasks", () => {
                 { settings: { ...settings, dryRun: "yes" }, images: one },
                 'settings.dryRun must be true or false (got "yes")',
             ],
-            [{ settings, images: [] }, "images must be a list of 1 to 200 images (got [])"],
+            [{ settings, images: {} }, "images must be a list of 0 to 200 images (got {})"],
             [
                 { settings: { ...settings, keepTagKey: "aws:x" }, images: one },
                 'settings.keepTagKey must be a tag key of 1 to 128 characters, not starting with aws: (got "aws:x")',

@@ -156,12 +156,13 @@ describe("AMI cleanup core", () => {
                 settingsWith({ ...NO_GUARDRAILS, protectInUse: true, validHours: 24 }),
                 NOW,
             );
-            assert.deepEqual(listing, { images: [], expired: [], skipped: [], estimatedGiB: 0 });
+            assert.deepEqual(listing, { images: [], expired: [], skipped: [], estimatedGiB: 0, strays: [] });
             assert.deepEqual(
                 ec2()
                     .calls()
                     .map((c) => c.args[0].constructor.name),
-                ["DescribeImagesCommand"],
+                ["DescribeImagesCommand", "DescribeSnapshotsCommand"],
+                "the look for unfinished deletions is made every run",
             );
         });
 
@@ -226,7 +227,7 @@ describe("AMI cleanup core", () => {
 
         it("deregisters the AMI by id", async () => {
             ec2().on(DeregisterImageCommand).resolves({});
-            assert.deepEqual(await deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
+            assert.deepEqual(await deregisterImage(new EC2Client({}), { ...item, dryRun: false }), {
                 imageId: "ami-0123",
                 outcome: "deregistered",
             });
@@ -245,7 +246,7 @@ describe("AMI cleanup core", () => {
                     awsError("UnknownParameter", "The parameter DeleteAssociatedSnapshots is not recognized"),
                 )
                 .resolves({});
-            const result = await deregisterImage(new EC2Client({}), { image: item, dryRun: false });
+            const result = await deregisterImage(new EC2Client({}), { ...item, dryRun: false });
             assert.deepEqual(result, { imageId: "ami-0123", outcome: "deregistered" });
             assert.deepEqual(
                 ec2()
@@ -262,7 +263,7 @@ describe("AMI cleanup core", () => {
             ec2()
                 .on(DeregisterImageCommand)
                 .rejects(awsError("InvalidParameterValue", "Invalid id: ami-0123"));
-            await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
+            await assert.rejects(deregisterImage(new EC2Client({}), { ...item, dryRun: false }), {
                 name: ErrorNames.awsError,
             });
             assert.equal(ec2().commandCalls(DeregisterImageCommand).length, 1);
@@ -271,7 +272,7 @@ describe("AMI cleanup core", () => {
         for (const name of ["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]) {
             it(`counts ${name} as already done`, async () => {
                 ec2().on(DeregisterImageCommand).rejects(awsError(name));
-                assert.deepEqual(await deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
+                assert.deepEqual(await deregisterImage(new EC2Client({}), { ...item, dryRun: false }), {
                     imageId: "ami-0123",
                     outcome: "already-gone",
                 });
@@ -280,7 +281,7 @@ describe("AMI cleanup core", () => {
 
         it("reports a dry run when EC2 answers DryRunOperation", async () => {
             ec2().on(DeregisterImageCommand).rejects(awsError("DryRunOperation"));
-            const result = await deregisterImage(new EC2Client({}), { image: item, dryRun: true });
+            const result = await deregisterImage(new EC2Client({}), { ...item, dryRun: true });
             assert.deepEqual(result, { imageId: "ami-0123", outcome: "dry-run" });
             assert.equal(ec2().commandCalls(DeregisterImageCommand)[0].args[0].input.DryRun, true);
         });
@@ -289,7 +290,7 @@ describe("AMI cleanup core", () => {
             ec2()
                 .on(DeregisterImageCommand)
                 .rejects(awsError("UnauthorizedOperation", "You are not authorized"));
-            await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
+            await assert.rejects(deregisterImage(new EC2Client({}), { ...item, dryRun: false }), {
                 name: ErrorNames.accessDenied,
                 message: "ami-0123: DeregisterImage failed: UnauthorizedOperation: You are not authorized",
             });
@@ -299,8 +300,8 @@ describe("AMI cleanup core", () => {
             ec2()
                 .on(DeregisterImageCommand)
                 .rejects(awsError("RequestLimitExceeded", "Request limit exceeded."));
-            await assert.rejects(deregisterImage(new EC2Client({}), { image: item, dryRun: false }), {
-                name: ErrorNames.throttled,
+            await assert.rejects(deregisterImage(new EC2Client({}), { ...item, dryRun: false }), {
+                name: ErrorNames.transient,
             });
         });
     });
@@ -312,7 +313,7 @@ describe("AMI cleanup core", () => {
             creationDate: ago(50),
             snapshotIds: ["snap-1", "snap-2", "snap-3"],
         };
-        const run = (dryRun = false) => deleteSnapshots(new EC2Client({}), { image: item, dryRun });
+        const run = (dryRun = false) => deleteSnapshots(new EC2Client({}), { ...item, dryRun });
 
         it("deletes every snapshot of the AMI", async () => {
             ec2().on(DeleteSnapshotCommand).resolves({});

@@ -17,6 +17,7 @@ const item = (n: number, snaps = 1, sizeGiB = 8): ImageItem => ({
 const listing = (images: ImageItem[], skipped = [{ imageId: "ami-kept", reason: "keep-tag" }]): Listing => ({
     images,
     expired: images,
+    strays: [],
     skipped,
     estimatedGiB: images.reduce((s, i) => s + (i.sizeGiB ?? 0), 0),
 });
@@ -85,6 +86,8 @@ describe("pages", () => {
             expired: 0,
             skippedCount: 0,
             skipped: [],
+            strays: 0,
+            straysLeft: 0,
         });
     });
 

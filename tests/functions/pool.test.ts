@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { backoffDelay, runPool } from "../../functions/core/ami/pool";
 import { ErrorNames, janitorError } from "../../functions/core/shared/errors";
 
-const throttled = () => janitorError(ErrorNames.throttled, "RequestLimitExceeded");
+const throttled = () => janitorError(ErrorNames.transient, "RequestLimitExceeded");
 
 describe("batch pool", () => {
     it("waits a uniform fraction of min(cap, base * 2^attempt)", () => {

@@ -28,6 +28,7 @@ describe("cleanup settings", () => {
             keepPublic: true,
             keepShared: true,
             keepLaunchedWithinDays: 0,
+            sweepOrphanSnapshots: false,
         });
     });
 
@@ -83,6 +84,7 @@ describe("cleanup settings", () => {
             "no-keep-public",
             "no-keep-shared",
             "keep-launched-within-days",
+            "sweep-orphan-snapshots",
         ]);
     });
 });

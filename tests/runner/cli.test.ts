@@ -129,8 +129,10 @@ describe("cleanup CLI", function () {
                 "estimatedGiB",
                 "deleted",
                 "wouldDelete",
+                "alreadyGone",
                 "skippedSnapshots",
                 "failed",
+                "strays",
                 "stats",
             ]);
             // One execution: the list task, then one batch's two tasks; EC2 calls counted from the run itself.
@@ -145,7 +147,9 @@ describe("cleanup CLI", function () {
                     DescribeLaunchTemplateVersions: 1,
                     DescribeFleets: 1,
                     DescribeSpotFleetRequests: 1,
+                    DescribeSnapshots: 1,
                     DescribeImageAttribute: 1,
+                    CreateTags: 1,
                     DeregisterImage: 1,
                     DeleteSnapshot: 1,
                 },
@@ -174,7 +178,7 @@ describe("cleanup CLI", function () {
             const r = await cli(["--valid-hours", "48", "--dry-run"], env());
             assert.equal(r.code, 0, r.stderr);
             assert.match(r.stdout, /^Dry run: AMIs older than 48 hours, nothing deleted\.\n/);
-            assert.match(r.stdout, /\nexpired 2, would delete 1, kept 1, failed 0, /);
+            assert.match(r.stdout, /\nexpired 2, would delete 1, already gone 0, kept 1, failed 0, /);
         });
 
         it("--region, repeated, runs in each region: one JSON document keyed by region", async () => {
@@ -232,7 +236,7 @@ describe("cleanup CLI", function () {
             );
             assert.match(
                 r.stdout,
-                /expired 2, deleted 1, kept 1, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
+                /expired 2, deleted 1, already gone 0, kept 1, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
             );
             assert.match(r.stderr, /1\/1 AMIs done/);
             const again = JSON.parse((await cli(["--valid-hours", "48", "--json"], env())).stdout);

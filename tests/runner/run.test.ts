@@ -283,7 +283,7 @@ describe("local runner", () => {
         );
     });
 
-    it("counts an AMI or snapshot someone else deleted between listing and deleting as done", async () => {
+    it("reports an AMI someone else deregistered as already gone, leaving its snapshots alone; a gone snapshot counts as done", async () => {
         ec2()
             .on(DescribeImagesCommand)
             .resolves({ Images: [old("ami-01", ["snap-01"]), old("ami-02", ["snap-02"])] });
@@ -301,10 +301,15 @@ describe("local runner", () => {
             settings: settingsWith({ validHours: 1, protectInUse: false }),
         });
         assert.deepEqual(summary.failed, []);
-        assert.deepEqual(summary.deleted, [
-            { imageId: "ami-01", snapshotIds: ["snap-01"] },
-            { imageId: "ami-02", snapshotIds: ["snap-02"] },
-        ]);
+        assert.deepEqual(summary.deleted, [{ imageId: "ami-02", snapshotIds: ["snap-02"] }]);
+        assert.deepEqual(summary.alreadyGone, [{ imageId: "ami-01", snapshotIds: ["snap-01"] }]);
+        assert.deepEqual(
+            ec2()
+                .commandCalls(DeleteSnapshotCommand)
+                .map((c) => c.args[0].input.SnapshotId),
+            ["snap-02"],
+            "someone may have kept ami-01's snapshot on purpose",
+        );
     });
 
     it("after a run dies between deregistering and deleting snapshots, the next run finishes with nothing orphaned", async () => {

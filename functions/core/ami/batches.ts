@@ -1,7 +1,8 @@
-// Batches of AMIs: the Map's unit of work. One invocation deregisters up to a hundred AMIs, the next deletes
-// what is left of their snapshots, each with a few EC2 calls in flight and throttling absorbed by backoff.
-import { type EC2Client, paginateDescribeSnapshots } from "@aws-sdk/client-ec2";
-import { calling, ErrorNames, errorMessage, errorName } from "../shared/errors";
+// Batches of AMIs: the Map's unit of work. One invocation re-checks and deregisters up to a hundred AMIs, the next
+// deletes what is left of their snapshots (and any snapshots an earlier run left unfinished), each with a few EC2
+// calls in flight and transient faults absorbed by backoff. Every AMI ends as exactly one outcome.
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import { ErrorNames, errorMessage, errorName } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
 import { sleep } from "../shared/time";
 import {
@@ -10,25 +11,32 @@ import {
     deleteSnapshots,
     deregisterImage,
     type SnapshotSkip,
+    tagForDeletion,
 } from "./deletion";
 import type { ImageRef } from "./listing";
-import { isRetryable, type PoolOptions, runPool } from "./pool";
+import { type Attempt, isRetryable, type PoolOptions, runPool } from "./pool";
 import { currentImages, sharedWith } from "./recheck";
 import { CANDIDATE_STATES, imageKeepReason, Reasons } from "./selection";
 import type { CleanupSettings } from "./settings";
 
 /** AMIs per Map item. A hundred keeps invocations at about 20 per 1,000 AMIs and a batch well inside 15 min. */
 export const BATCH_SIZE = 100;
-/** EC2 takes at most 200 values per filter. */
-const FILTER_VALUES = 200;
 /** Failures and keeps listed by name in a batch summary; the counts are always complete. */
 export const SUMMARY_EXAMPLES = 10;
 const SUMMARY_ERROR_CHARS = 300;
+
+/** A snapshot to delete that no AMI uses any more: a deletion an earlier run left unfinished, or an orphan. */
+export interface SnapshotRef {
+    snapshotId: string;
+    /** `unfinished`, or `orphan of ami-…`. */
+    reason: string;
+}
 
 /** One AMI after the deregister step. */
 export interface DeregisteredImage extends ImageRef {
     outcome: DeregisterResult["outcome"] | "kept" | "failed";
     deletedWithImage?: string[];
+    usedByOthers?: string[];
     /** Why a kept AMI was kept. */
     reason?: string;
     error?: string;
@@ -37,14 +45,23 @@ export interface DeregisteredImage extends ImageRef {
 /** One AMI after both steps: what the run reports for it. */
 export interface ImageRecord {
     imageId: string;
-    status: "deleted" | "would-delete" | "kept" | "failed";
-    deregister?: DeregisteredImage["outcome"];
+    status: "deleted" | "would-delete" | "already-gone" | "kept" | "failed";
     /** Snapshots deleted (dry run: that would be), including those EC2 deleted with the image. */
     snapshotIds: string[];
+    /** Snapshots already gone when this run came to delete them. */
     alreadyGone: string[];
     skippedSnapshots: SnapshotSkip[];
+    /** An AMI someone else deregistered: its snapshots, left alone (it may have kept them on purpose). */
+    leftSnapshots?: string[];
     reason?: string;
     error?: string;
+}
+
+/** One unfinished or orphaned snapshot after the snapshot step. */
+export interface SnapshotRecord extends SnapshotRef {
+    status: "deleted" | "would-delete" | "already-gone" | "kept" | "failed";
+    /** Why it was kept (`in-use:image ami-…`), or the error. */
+    detail?: string;
 }
 
 /** The compact record a Map iteration returns: counts, and a few examples of what went wrong. */
@@ -53,24 +70,26 @@ export interface BatchSummary {
     images: number;
     deleted: number;
     wouldDelete: number;
+    alreadyGone: number;
     kept: number;
     failed: number;
     snapshotsDeleted: number;
     snapshotsSkipped: number;
-    failures: { imageId: string; error: string }[];
+    /** Unfinished and orphaned snapshots deleted (dry run: that would be). */
+    strayDeleted: number;
+    strayFailed: number;
+    failures: { id: string; error: string }[];
     keptImages: { imageId: string; reason: string }[];
 }
-
-const chunks = <T>(xs: readonly T[], size: number): T[][] =>
-    Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 
 const describe = (err: unknown) => `${errorName(err)}: ${errorMessage(err)}`;
 
 /**
- * Deregisters a batch. Each AMI is looked up again first: one gone since the listing is done; one no longer in a
- * state the cleanup deletes, or newly kept by a rule its own description decides, is kept; one shared with
- * another account is kept (looked up here, for the AMIs about to go only). Every AMI comes back with its outcome;
- * only running out of time fails the whole batch (so the state retries it).
+ * Deregisters a batch. Each AMI is looked up again first: one gone since the listing was deregistered by someone
+ * else (its snapshots are left alone); one no longer in a state the cleanup deletes, or newly kept by a rule its
+ * own description decides, is kept; one shared with another account is kept (read here, once, for the AMIs about
+ * to go only). The rest are tagged as being deleted, then deregistered. Only running out of time fails the whole
+ * batch (the state retries it).
  */
 export async function deregisterBatch(
     ec2: EC2Client,
@@ -85,24 +104,6 @@ export async function deregisterBatch(
         images.map((i) => i.imageId),
     );
     const out: DeregisteredImage[] = [];
-    const toWork: ImageRef[] = [];
-    for (const image of images) {
-        const c = current.get(image.imageId);
-        const reason = !c
-            ? undefined
-            : !CANDIDATE_STATES.has(c.state)
-              ? `state:${c.state}`
-              : imageKeepReason(c, settings, now);
-        if (!c) {
-            log({ message: "already gone", imageId: image.imageId });
-            out.push({ ...image, outcome: "already-gone" });
-        } else if (reason) {
-            log({ message: "keep", imageId: image.imageId, reason });
-            out.push({ ...image, outcome: "kept", reason });
-        } else {
-            toWork.push(image);
-        }
-    }
     const failed = (image: ImageRef, action: string, error: unknown) => {
         log({ message: "failed", imageId: image.imageId, action, error: describe(error) });
         out.push({ ...image, outcome: "failed", error: describe(error) });
@@ -111,7 +112,19 @@ export async function deregisterBatch(
         log({ message: "keep", imageId: image.imageId, reason });
         out.push({ ...image, outcome: "kept", reason });
     };
-    // Launch permissions first, each read once, for the AMIs about to go only.
+    const toWork: ImageRef[] = [];
+    for (const image of images) {
+        const c = current.get(image.imageId);
+        if (!c) {
+            log({ message: "already gone: someone else deregistered it", imageId: image.imageId });
+            out.push({ ...image, outcome: "already-gone" });
+            continue;
+        }
+        const reason = CANDIDATE_STATES.has(c.state) ? imageKeepReason(c, settings, now) : `state:${c.state}`;
+        // The snapshots it has now, not those it had when listed.
+        if (reason) kept(image, reason);
+        else toWork.push({ imageId: image.imageId, snapshotIds: c.snapshotIds });
+    }
     let toDeregister = toWork;
     if (settings.keepShared) {
         const shares = await runPool(toWork, (image) => sharedWith(ec2, image.imageId), pool);
@@ -122,9 +135,15 @@ export async function deregisterBatch(
             else toDeregister.push(toWork[i]);
         });
     }
-    const deregister = async (image: ImageRef): Promise<DeregisterResult | undefined> => {
+    const tagged = new Set<string>();
+    const deregister = async (image: ImageRef, attempt: Attempt): Promise<DeregisterResult | undefined> => {
+        const input = { ...image, dryRun: settings.dryRun };
+        if (!tagged.has(image.imageId)) {
+            await tagForDeletion(ec2, input, log);
+            tagged.add(image.imageId);
+        }
         try {
-            return await deregisterImage(ec2, { image, dryRun: settings.dryRun }, log);
+            return await deregisterImage(ec2, input, log, attempt);
         } catch (err) {
             if (isRetryable(err)) throw err;
             // Protection turned on since the re-check is not a failure: look again before reporting one.
@@ -135,41 +154,48 @@ export async function deregisterBatch(
     const results = await runPool(toDeregister, deregister, pool);
     results.forEach((r, i) => {
         const image = toDeregister[i];
-        if (!r.ok) failed(image, "DeregisterImage", r.error);
+        if (!r.ok) failed(image, tagged.has(image.imageId) ? "DeregisterImage" : "CreateTags", r.error);
         else if (!r.value) kept(image, Reasons.deregistrationProtection);
         else
             out.push({
                 ...image,
                 outcome: r.value.outcome,
                 ...(r.value.deletedWithImage ? { deletedWithImage: r.value.deletedWithImage } : {}),
+                ...(r.value.usedByOthers ? { usedByOthers: r.value.usedByOthers } : {}),
             });
     });
     const order = new Map(images.map((i, n) => [i.imageId, n]));
     return out.sort((a, b) => (order.get(a.imageId) ?? 0) - (order.get(b.imageId) ?? 0));
 }
 
-/** Which of these snapshots still exist. */
-async function existingSnapshots(ec2: EC2Client, ids: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (const values of chunks(ids, FILTER_VALUES)) {
-        const pages = paginateDescribeSnapshots(
-            { client: ec2, pageSize: 1000 },
-            { OwnerIds: ["self"], Filters: [{ Name: "snapshot-id", Values: values }] },
-        );
-        await calling(`finding the batch's remaining snapshots`, "DescribeSnapshots", async () => {
-            for await (const page of pages)
-                for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.add(s.SnapshotId);
-        });
-    }
-    return found;
-}
-
 /** A just-deregistered AMI releases its snapshots within seconds: a few patient tries, then it is a failure. */
 const IN_USE_TRIES = 6;
 
+/** Deletes `snapshotIds` for `imageId`, waiting while the just-deregistered AMI still holds one. */
+async function deleteReleased(
+    ec2: EC2Client,
+    imageId: string,
+    snapshotIds: string[],
+    dryRun: boolean,
+    attempt: Attempt,
+    pool: PoolOptions,
+    log: Log,
+): Promise<DeleteSnapshotsResult> {
+    const wait = pool.sleep ?? sleep;
+    for (let n = 1; ; n++) {
+        try {
+            return await deleteSnapshots(ec2, { imageId, snapshotIds, dryRun }, log, attempt);
+        } catch (err) {
+            if (errorName(err) !== ErrorNames.snapshotStillInUse || n >= IN_USE_TRIES) throw err;
+            await wait(1000 * n);
+        }
+    }
+}
+
 /**
- * Deletes what is left of the batch's snapshots: those EC2 did not delete with the image, looked up in one
- * call so a snapshot already gone costs no DeleteSnapshot. Returns every AMI's record.
+ * Deletes what is left of the batch's snapshots: those EC2 neither deleted with the image nor kept for another
+ * AMI, each deleted directly (one already gone counts as done). Also deletes the batch's unfinished and orphaned
+ * snapshots. Returns every AMI's record and every such snapshot's.
  */
 export async function deleteBatchSnapshots(
     ec2: EC2Client,
@@ -177,78 +203,98 @@ export async function deleteBatchSnapshots(
     dryRun: boolean,
     pool: PoolOptions,
     log: Log = silentLog,
-): Promise<ImageRecord[]> {
-    const workable = images.filter((i) => i.outcome !== "kept" && i.outcome !== "failed");
+    strays: SnapshotRef[] = [],
+): Promise<{ images: ImageRecord[]; snapshots: SnapshotRecord[] }> {
+    const workable = images.filter((i) => i.outcome === "deregistered" || i.outcome === "dry-run");
     const remainingOf = (i: DeregisteredImage) =>
-        i.snapshotIds.filter((s) => !(i.deletedWithImage ?? []).includes(s));
-    const exists = dryRun
-        ? undefined
-        : await existingSnapshots(
-              ec2,
-              workable.flatMap((i) => remainingOf(i)),
-          );
-    const wait = pool.sleep ?? sleep;
-    const deleteOne = async (image: DeregisteredImage): Promise<DeleteSnapshotsResult> => {
-        const snapshotIds = remainingOf(image).filter((s) => !exists || exists.has(s));
-        for (let n = 1; ; n++) {
-            try {
-                return await deleteSnapshots(
-                    ec2,
-                    { image: { imageId: image.imageId, snapshotIds }, dryRun },
-                    log,
-                );
-            } catch (err) {
-                if (errorName(err) !== ErrorNames.snapshotStillInUse || n >= IN_USE_TRIES) throw err;
-                await wait(1000 * n);
-            }
-        }
-    };
-    const results = await runPool(workable, deleteOne, pool);
+        dryRun
+            ? i.snapshotIds
+            : i.snapshotIds.filter((s) => !i.deletedWithImage?.includes(s) && !i.usedByOthers?.includes(s));
+    const results = await runPool(
+        workable,
+        (image, attempt) =>
+            deleteReleased(ec2, image.imageId, remainingOf(image), dryRun, attempt, pool, log),
+        pool,
+    );
     const byId = new Map(workable.map((image, n) => [image.imageId, results[n]]));
-    return images.map((image): ImageRecord => {
-        const base = {
-            imageId: image.imageId,
-            deregister: image.outcome,
-            alreadyGone: [],
-            skippedSnapshots: [],
-        };
+    const records = images.map((image): ImageRecord => {
+        const base = { imageId: image.imageId, alreadyGone: [], skippedSnapshots: [] };
         if (image.outcome === "kept")
             return { ...base, status: "kept", snapshotIds: [], reason: image.reason ?? "kept" };
         if (image.outcome === "failed")
             return { ...base, status: "failed", snapshotIds: [], error: image.error ?? "failed" };
+        if (image.outcome === "already-gone")
+            return { ...base, status: "already-gone", snapshotIds: [], leftSnapshots: image.snapshotIds };
         const r = byId.get(image.imageId);
         if (!r?.ok) {
             const error = describe(r?.error);
             log({ message: "failed", imageId: image.imageId, action: "DeleteSnapshot", error });
             return { ...base, status: "failed", snapshotIds: [], error };
         }
-        const goneBefore = exists ? remainingOf(image).filter((s) => !exists.has(s)) : [];
         return {
             ...base,
             status: dryRun ? "would-delete" : "deleted",
             snapshotIds: [...(image.deletedWithImage ?? []), ...r.value.deleted],
-            alreadyGone: [...goneBefore, ...r.value.alreadyGone],
-            skippedSnapshots: r.value.skipped,
+            alreadyGone: r.value.alreadyGone,
+            skippedSnapshots: [
+                // EC2 did not delete them with the image: another AMI uses them.
+                ...(image.usedByOthers ?? []).map((snapshotId) => ({
+                    snapshotId,
+                    reason: "in-use:other-image",
+                })),
+                ...r.value.skipped,
+            ],
         };
+    });
+    return { images: records, snapshots: await deleteStrays(ec2, strays, dryRun, pool, log) };
+}
+
+async function deleteStrays(
+    ec2: EC2Client,
+    strays: SnapshotRef[],
+    dryRun: boolean,
+    pool: PoolOptions,
+    log: Log,
+): Promise<SnapshotRecord[]> {
+    const results = await runPool(
+        strays,
+        (s, attempt) =>
+            deleteSnapshots(ec2, { imageId: s.reason, snapshotIds: [s.snapshotId], dryRun }, log, attempt),
+        pool,
+    );
+    return strays.map((s, i): SnapshotRecord => {
+        const r = results[i];
+        if (!r.ok) return { ...s, status: "failed", detail: describe(r.error) };
+        if (r.value.skipped.length > 0) return { ...s, status: "kept", detail: r.value.skipped[0].reason };
+        if (r.value.alreadyGone.length > 0) return { ...s, status: "already-gone" };
+        return { ...s, status: dryRun ? "would-delete" : "deleted" };
     });
 }
 
 /** Counts over the batch, with the first few failures and keeps by name. */
-export function summarizeBatch(records: ImageRecord[]): BatchSummary {
+export function summarizeBatch(records: ImageRecord[], strays: SnapshotRecord[] = []): BatchSummary {
     const count = (status: ImageRecord["status"]) => records.filter((r) => r.status === status).length;
     const failed = records.filter((r) => r.status === "failed");
+    const straysFailed = strays.filter((s) => s.status === "failed");
+    const failures = [
+        ...failed.map((r) => ({ id: r.imageId, error: r.error ?? "" })),
+        ...straysFailed.map((s) => ({ id: s.snapshotId, error: s.detail ?? "" })),
+    ];
     return {
-        status: failed.length > 0 ? "failed" : "ok",
+        status: failures.length > 0 ? "failed" : "ok",
         images: records.length,
         deleted: count("deleted"),
         wouldDelete: count("would-delete"),
+        alreadyGone: count("already-gone"),
         kept: count("kept"),
         failed: failed.length,
         snapshotsDeleted: records.reduce((n, r) => n + r.snapshotIds.length, 0),
         snapshotsSkipped: records.reduce((n, r) => n + r.skippedSnapshots.length, 0),
-        failures: failed.slice(0, SUMMARY_EXAMPLES).map((r) => ({
-            imageId: r.imageId,
-            error: (r.error ?? "").slice(0, SUMMARY_ERROR_CHARS),
+        strayDeleted: strays.filter((s) => s.status === "deleted" || s.status === "would-delete").length,
+        strayFailed: straysFailed.length,
+        failures: failures.slice(0, SUMMARY_EXAMPLES).map((f) => ({
+            ...f,
+            error: f.error.slice(0, SUMMARY_ERROR_CHARS),
         })),
         keptImages: records
             .filter((r) => r.status === "kept")

@@ -1,6 +1,8 @@
-// Deleting one AMI: deregister it (with the snapshots EC2 can delete in the same call), then delete what is left
-// of its EBS snapshots. Gone counts as done, so a repeated run is safe. Takes its EC2 client as a parameter.
+// Deleting one AMI, crash-safe: first tag the AMI and its snapshots as being deleted (the record, kept in AWS, that
+// lets a later run finish what this one started), then deregister it with the snapshots EC2 can delete in the
+// same call, then delete what is left of its snapshots directly. Gone counts as done, so a repeated run is safe.
 import {
+    CreateTagsCommand,
     DeleteSnapshotCommand,
     DeregisterImageCommand,
     type DeregisterImageCommandOutput,
@@ -17,17 +19,24 @@ import {
     SNAPSHOT_GONE,
     SNAPSHOT_IN_USE,
     UNKNOWN_PARAMETER,
+    wasRetried,
     wrapAwsError,
 } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
-import type { ImageRef } from "./listing";
+import type { Attempt } from "./pool";
+import { DELETING_TAG } from "./tags";
 
 export interface DeregisterResult {
     imageId: string;
-    /** `deregistered`, `already-gone` (someone else was first, or an earlier run), or `dry-run`. */
+    /**
+     * `deregistered` (by this run, a lost answer included), `already-gone` (someone else was first), or
+     * `dry-run`.
+     */
     outcome: "deregistered" | "already-gone" | "dry-run";
-    /** Snapshots EC2 deleted with the image (DeleteAssociatedSnapshots); absent when none. */
+    /** Snapshots EC2 deleted with the image (DeleteAssociatedSnapshots `success`); absent when none. */
     deletedWithImage?: string[];
+    /** Snapshots EC2 left because another AMI uses them (`skipped`); absent when none. */
+    usedByOthers?: string[];
 }
 
 export interface SnapshotSkip {
@@ -44,17 +53,48 @@ export interface DeleteSnapshotsResult {
 }
 
 export interface ActionInput {
-    image: ImageRef;
+    imageId: string;
+    snapshotIds: string[];
     dryRun: boolean;
 }
 
-/** Deregisters one AMI. Already gone counts as done, so re-runs are idempotent. */
+const NO_ATTEMPT: Attempt = { retry: 0, uncertain: false };
+
+/**
+ * Gone now, after a try of ours that may have been carried out (the SDK's retry, or the pool's after a timeout
+ * or a 5xx): the retry itself was the second look, and it says the first try did it.
+ */
+const ours = (err: unknown, attempt: Attempt) => attempt.uncertain || wasRetried(err);
+
+/** Tags the AMI and its snapshots as being deleted, in one call. Dry run: proves the permission. */
+export async function tagForDeletion(
+    ec2: EC2Client,
+    input: ActionInput,
+    log: Log = silentLog,
+): Promise<void> {
+    try {
+        await ec2.send(
+            new CreateTagsCommand({
+                Resources: [input.imageId, ...input.snapshotIds],
+                Tags: [DELETING_TAG],
+                DryRun: input.dryRun,
+            }),
+        );
+    } catch (err) {
+        if (input.dryRun && errorName(err) === DRY_RUN) return;
+        throw wrapAwsError(input.imageId, "CreateTags", err);
+    }
+    log({ message: "tagged for deletion", imageId: input.imageId, snapshotIds: input.snapshotIds });
+}
+
+/** Deregisters one AMI, with the snapshots EC2 can delete in the same call. */
 export async function deregisterImage(
     ec2: EC2Client,
     input: ActionInput,
     log: Log = silentLog,
+    attempt: Attempt = NO_ATTEMPT,
 ): Promise<DeregisterResult> {
-    const { imageId } = input.image;
+    const { imageId } = input;
     const send = (deleteSnapshots: boolean) =>
         ec2.send(
             new DeregisterImageCommand({
@@ -63,11 +103,8 @@ export async function deregisterImage(
                 ...(deleteSnapshots ? { DeleteAssociatedSnapshots: true } : {}),
             }),
         );
-    let deletedWithImage: string[] = [];
+    let result: DeregisterImageCommandOutput;
     try {
-        // One call deregisters and deletes the snapshots no other AMI uses: if the run dies right after it,
-        // nothing is orphaned. DeleteSnapshotState then finds them gone, or deletes what EC2 left.
-        let result: DeregisterImageCommandOutput;
         try {
             result = await send(true);
         } catch (err) {
@@ -79,14 +116,15 @@ export async function deregisterImage(
             log({ message: "DeleteAssociatedSnapshots not supported here; deregistering alone", imageId });
             result = await send(false);
         }
-        deletedWithImage = (result.DeleteSnapshotResults ?? [])
-            .filter((r) => r.ReturnCode === "success" && r.SnapshotId)
-            .map((r) => r.SnapshotId as string);
     } catch (err) {
         const name = errorName(err);
         if (input.dryRun && name === DRY_RUN) {
             log({ message: "would deregister", imageId });
             return { imageId, outcome: "dry-run" };
+        }
+        if (IMAGE_GONE.has(name) && ours(err, attempt)) {
+            log({ message: "deregistered (its answer was lost; the retry found it gone)", imageId });
+            return { imageId, outcome: "deregistered" };
         }
         if (IMAGE_GONE.has(name)) {
             log({ message: "already gone", imageId, reason: name });
@@ -94,11 +132,17 @@ export async function deregisterImage(
         }
         throw wrapAwsError(imageId, "DeregisterImage", err);
     }
+    const codes = result.DeleteSnapshotResults ?? [];
+    const withCode = (code: string) =>
+        codes.filter((r) => r.ReturnCode === code && r.SnapshotId).map((r) => r.SnapshotId as string);
+    const deletedWithImage = withCode("success");
+    const usedByOthers = withCode("skipped");
     log({ message: "deregistered", imageId, snapshotsDeletedWithImage: deletedWithImage });
     return {
         imageId,
         outcome: input.dryRun ? "dry-run" : "deregistered",
         ...(deletedWithImage.length > 0 ? { deletedWithImage } : {}),
+        ...(usedByOthers.length > 0 ? { usedByOthers } : {}),
     };
 }
 
@@ -112,24 +156,24 @@ export async function deleteSnapshots(
     ec2: EC2Client,
     input: ActionInput,
     log: Log = silentLog,
+    attempt: Attempt = NO_ATTEMPT,
 ): Promise<DeleteSnapshotsResult> {
-    const { imageId, snapshotIds } = input.image;
+    const { imageId, snapshotIds } = input;
     const result: DeleteSnapshotsResult = { imageId, deleted: [], alreadyGone: [], skipped: [] };
     const failures: Error[] = [];
     for (const snapshotId of snapshotIds) {
         try {
             await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, DryRun: input.dryRun }));
             result.deleted.push(snapshotId);
-            log({
-                message: input.dryRun ? "would delete snapshot" : "deleted snapshot",
-                imageId,
-                snapshotId,
-            });
+            log({ message: "deleted snapshot", imageId, snapshotId });
         } catch (err) {
             const name = errorName(err);
             if (input.dryRun && name === DRY_RUN) {
                 result.deleted.push(snapshotId);
                 log({ message: "would delete snapshot", imageId, snapshotId });
+            } else if (SNAPSHOT_GONE.has(name) && ours(err, attempt)) {
+                result.deleted.push(snapshotId);
+                log({ message: "deleted snapshot (its answer was lost)", imageId, snapshotId });
             } else if (SNAPSHOT_GONE.has(name)) {
                 result.alreadyGone.push(snapshotId);
                 log({ message: "snapshot already gone", imageId, snapshotId });
@@ -158,7 +202,7 @@ export async function deleteSnapshots(
         }
     }
     if (failures.length > 0) {
-        // Retryable failures only when every failure is retryable; otherwise report them all as one AWS error.
+        // Retryable only when every failure is retryable; otherwise report them all as one AWS error.
         const names = new Set(failures.map((f) => f.name));
         const name = names.size === 1 ? (failures[0].name as ErrorName) : ErrorNames.awsError;
         throw janitorError(name, failures.map((f) => f.message).join("; "));

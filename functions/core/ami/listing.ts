@@ -1,11 +1,18 @@
 // Listing: the account's AMIs, read once across every DescribeImages page, split into those to delete and the
 // expired ones the guardrails keep. Takes its EC2 client as a parameter.
-import { type EC2Client, type Image, paginateDescribeImages } from "@aws-sdk/client-ec2";
+import {
+    type EC2Client,
+    type Image,
+    paginateDescribeImages,
+    paginateDescribeSnapshots,
+} from "@aws-sdk/client-ec2";
 import { calling } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
 import { ageHours, isExpired } from "./age";
-import { CANDIDATE_STATES, type Candidate, type Skipped, selectExpired } from "./selection";
+import type { SnapshotRef } from "./batches";
+import { CANDIDATE_STATES, type Candidate, hasKeepTag, type Skipped, selectExpired } from "./selection";
 import type { CleanupSettings } from "./settings";
+import { DELETING_TAG } from "./tags";
 import { findImagesInUse, type UsageClients } from "./usage";
 
 /** The compact Map item: small enough that thousands fit in one 256 KiB state payload. */
@@ -30,6 +37,8 @@ export interface Listing {
     skipped: Skipped[];
     /** GiB the deletions free, from the snapshots' volume sizes (shared snapshots make it an upper bound). */
     estimatedGiB: number;
+    /** Snapshots no AMI uses to delete: deletions an earlier run left unfinished, and (sweep) orphans. */
+    strays: SnapshotRef[];
 }
 
 const DESCRIBE_PAGE_SIZE = 1000;
@@ -51,7 +60,7 @@ export function snapshotSizeGiB(image: Pick<Image, "BlockDeviceMappings">): numb
 }
 
 /** An image's tags as a plain record. */
-export const tagsOf = (image: Pick<Image, "Tags">): Record<string, string> =>
+export const tagsOf = (image: { Tags?: { Key?: string; Value?: string }[] }): Record<string, string> =>
     Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
 
 /** What the guardrails need of an image, as DescribeImages describes it. */
@@ -68,34 +77,95 @@ export function candidateOf(image: Image): Omit<Candidate, "imageId" | "name" | 
     };
 }
 
+/** What one DescribeImages listing of the account tells: the candidates, and what every AMI of it uses. */
+interface Account {
+    candidates: Candidate[];
+    /** Every AMI the account owns, whatever its state. */
+    imageIds: Set<string>;
+    /** Every snapshot an AMI of the account uses, whatever its state. */
+    snapshotsInUse: Set<string>;
+}
+
 /**
  * The account's own AMIs that may be deleted, across every DescribeImages page: available and disabled ones
  * (disabled AMIs are listed only when asked; an owner's deprecated AMIs always are). Pending, failed and error
- * AMIs are never candidates.
+ * AMIs are never candidates, but their snapshots are in use all the same.
  */
-async function listCandidates(ec2: EC2Client, log: Log): Promise<Candidate[]> {
-    const candidates: Candidate[] = [];
+async function listAccount(ec2: EC2Client, log: Log): Promise<Account> {
+    const account: Account = { candidates: [], imageIds: new Set(), snapshotsInUse: new Set() };
     const pages = paginateDescribeImages(
         { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
         { Owners: ["self"], IncludeDisabled: true },
     );
-    await calling("listing the account's AMIs", "DescribeImages", () => collect(pages, log, candidates));
-    return candidates;
+    await calling("listing the account's AMIs", "DescribeImages", async () => {
+        for await (const page of pages) for (const image of page.Images ?? []) add(account, image, log);
+    });
+    return account;
 }
 
-async function collect(pages: AsyncIterable<{ Images?: Image[] }>, log: Log, candidates: Candidate[]) {
-    for await (const page of pages) {
-        for (const image of page.Images ?? []) {
-            const imageId = image.ImageId ?? "";
-            if (!imageId || !CANDIDATE_STATES.has(image.State ?? "")) continue;
-            const creationDate = image.CreationDate ?? "";
-            if (Number.isNaN(Date.parse(creationDate))) {
-                log({ message: "keep", imageId, reason: "unreadable-creation-date", creationDate });
-                continue;
-            }
-            candidates.push({ imageId, name: image.Name ?? "", creationDate, ...candidateOf(image) });
-        }
+function add(account: Account, image: Image, log: Log) {
+    const imageId = image.ImageId ?? "";
+    if (!imageId) return;
+    account.imageIds.add(imageId);
+    for (const s of snapshotIdsOf(image)) account.snapshotsInUse.add(s);
+    if (!CANDIDATE_STATES.has(image.State ?? "")) return;
+    const creationDate = image.CreationDate ?? "";
+    if (Number.isNaN(Date.parse(creationDate))) {
+        log({ message: "keep", imageId, reason: "unreadable-creation-date", creationDate });
+        return;
     }
+    account.candidates.push({ imageId, name: image.Name ?? "", creationDate, ...candidateOf(image) });
+}
+
+/** EC2's description of a snapshot CreateImage made (EC2 user guide, "Create an AMI from an instance"). */
+const MADE_FOR_AMI = /^Created by CreateImage\(i-[0-9a-f]+\) for (ami-[0-9a-f]+)/;
+
+/**
+ * Snapshots no AMI uses that the cleanup should delete: those it tagged as being deleted (a deletion an earlier
+ * run started and did not finish), and with `sweepOrphanSnapshots` those EC2 made for an AMI that no longer
+ * exists, older than validHours, not kept by the keep tag.
+ */
+async function findStrays(
+    ec2: EC2Client,
+    account: Account,
+    settings: CleanupSettings,
+    now: Date,
+    log: Log,
+): Promise<SnapshotRef[]> {
+    const strays: SnapshotRef[] = [];
+    const filters = settings.sweepOrphanSnapshots ? [] : [{ Name: "tag-key", Values: [DELETING_TAG.Key] }];
+    const pages = paginateDescribeSnapshots(
+        { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
+        { OwnerIds: ["self"], ...(filters.length ? { Filters: filters } : {}) },
+    );
+    await calling("finding unfinished deletions", "DescribeSnapshots", async () => {
+        for await (const page of pages) {
+            for (const snap of page.Snapshots ?? []) {
+                const snapshotId = snap.SnapshotId ?? "";
+                if (!snapshotId || account.snapshotsInUse.has(snapshotId)) continue;
+                const tags = tagsOf(snap);
+                if (tags[DELETING_TAG.Key] === DELETING_TAG.Value) {
+                    log({ message: "unfinished deletion", snapshotId });
+                    strays.push({ snapshotId, reason: "unfinished" });
+                    continue;
+                }
+                const madeFor = MADE_FOR_AMI.exec(snap.Description ?? "")?.[1];
+                const age = snap.StartTime ? (now.getTime() - snap.StartTime.getTime()) / 3_600_000 : 0;
+                if (
+                    settings.sweepOrphanSnapshots &&
+                    madeFor &&
+                    !account.imageIds.has(madeFor) &&
+                    snap.State === "completed" &&
+                    age > settings.validHours &&
+                    !hasKeepTag(tags, settings.keepTagKey)
+                ) {
+                    log({ message: "orphaned snapshot", snapshotId, madeFor });
+                    strays.push({ snapshotId, reason: `orphan of ${madeFor}` });
+                }
+            }
+        }
+    });
+    return strays;
 }
 
 /**
@@ -108,7 +178,8 @@ export async function listExpiredImages(
     now: Date,
     log: Log = silentLog,
 ): Promise<Listing> {
-    const candidates = await listCandidates(clients.ec2, log);
+    const account = await listAccount(clients.ec2, log);
+    const { candidates } = account;
     const expired = candidates.filter((c) => isExpired(c.creationDate, settings.validHours, now));
     // What uses the AMIs is only looked up when there is something it could protect.
     const usage =
@@ -128,5 +199,6 @@ export async function listExpiredImages(
         return item(c);
     });
     const estimatedGiB = toDelete.reduce((sum, c) => sum + c.sizeGiB, 0);
-    return { images, expired: expired.map(item), skipped, estimatedGiB };
+    const strays = await findStrays(clients.ec2, account, settings, now, log);
+    return { images, expired: expired.map(item), skipped, estimatedGiB, strays };
 }

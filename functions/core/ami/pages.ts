@@ -1,6 +1,6 @@
 // One execution's share of the work: the next expired AMIs after a cursor, cut into Map batches, sized so the
 // state payload stays far below Step Functions' 256 KiB whatever the account holds.
-import { BATCH_SIZE } from "./batches";
+import { BATCH_SIZE, type SnapshotRef } from "./batches";
 import type { ImageRef, Listing } from "./listing";
 import type { Skipped } from "./selection";
 
@@ -9,8 +9,21 @@ export const MAX_PAGE_BYTES = 160 * 1024;
 /** Kept AMIs listed by name in the first page's output; `skippedCount` is always complete. */
 export const SKIPPED_EXAMPLES = 100;
 
+/** A Map item: AMIs to delete, or (first page only) snapshots no AMI uses to delete. Both keys are always there. */
+export interface Batch {
+    /** The batch's first AMI id, or first snapshot id: how a failed batch is named. */
+    id: string;
+    images: ImageRef[];
+    snapshots: SnapshotRef[];
+}
+
+/** At most this share of a page carries unfinished and orphaned snapshots; the rest wait for the next run. */
+const STRAY_SHARE = 0.25;
+/** A batch's JSON without its entries: the id is an AMI or snapshot id, at most 22 characters. */
+const EMPTY_BATCH_BYTES = '{"id":"snap-0123456789abcdef0","images":[],"snapshots":[]},'.length;
+
 export interface Page {
-    batches: { images: ImageRef[] }[];
+    batches: Batch[];
     /** AMIs in this page. */
     count: number;
     /** AMIs strictly older than validHours when this page was listed, kept ones included. */
@@ -26,6 +39,9 @@ export interface Page {
     skippedCount: number;
     /** The first kept AMIs with their reason, on the first page only (later pages would repeat them). */
     skipped: Skipped[];
+    /** Unfinished and orphaned snapshots this page deletes (first page only), and how many wait for the next run. */
+    strays: number;
+    straysLeft: number;
 }
 
 export interface PageOptions {
@@ -43,16 +59,28 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
     const next = listing.images
         .filter((i) => i.imageId > after)
         .sort((a, b) => (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0));
-    const batches: { images: ImageRef[] }[] = [];
+    const batches: Batch[] = [];
     let bytes = 2;
+    // Strays first, on the first page only: a later page's listing may run while this page still deletes them.
+    const strays = after === "" ? listing.strays : [];
+    let strayCount = 0;
+    for (const stray of strays) {
+        const startsBatch = strayCount % batchSize === 0;
+        const cost = JSON.stringify(stray).length + 1 + (startsBatch ? EMPTY_BATCH_BYTES : 0);
+        if (bytes + cost > maxBytes * STRAY_SHARE) break;
+        if (startsBatch) batches.push({ id: stray.snapshotId, images: [], snapshots: [] });
+        batches[batches.length - 1].snapshots.push(stray);
+        bytes += cost;
+        strayCount += 1;
+    }
     let count = 0;
     let estimatedGiB = 0;
     for (const item of next) {
         const ref: ImageRef = { imageId: item.imageId, snapshotIds: item.snapshotIds };
         const startsBatch = count % batchSize === 0;
-        const cost = JSON.stringify(ref).length + 1 + (startsBatch ? '{"images":[]},'.length : 0);
+        const cost = JSON.stringify(ref).length + 1 + (startsBatch ? EMPTY_BATCH_BYTES : 0);
         if (bytes + cost > maxBytes && count > 0) break;
-        if (startsBatch) batches.push({ images: [] });
+        if (startsBatch) batches.push({ id: ref.imageId, images: [], snapshots: [] });
         batches[batches.length - 1].images.push(ref);
         bytes += cost;
         count += 1;
@@ -68,5 +96,7 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
         expired: listing.expired.length,
         skippedCount: listing.skipped.length,
         skipped: after === "" ? listing.skipped.slice(0, SKIPPED_EXAMPLES) : [],
+        strays: strayCount,
+        straysLeft: strays.length - strayCount,
     };
 }

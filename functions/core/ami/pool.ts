@@ -1,6 +1,6 @@
-// Working through a batch against EC2's token buckets: a few calls in flight, throttled calls retried with
-// exponential backoff and full jitter until the Lambda's time runs short.
-import { ErrorNames, errorName, janitorError } from "../shared/errors";
+// Working through a batch against EC2's token buckets: a few calls in flight, transient failures (throttling
+// included) retried with exponential backoff and full jitter until the Lambda's time runs short.
+import { ErrorNames, errorName, isThrottling, janitorError } from "../shared/errors";
 import { sleep } from "../shared/time";
 
 export interface Backoff {
@@ -20,16 +20,27 @@ export interface PoolOptions {
     timeLeftMs?: () => number;
     /** Time kept back to finish in-flight calls and return. Defaults to 30 s. */
     reserveMs?: number;
-    /** Error names retried with backoff. Defaults to the throttled error only. */
+    /** Error names retried with backoff. Defaults to the transient error only. */
     retryOn?: ReadonlySet<string>;
     sleep?: (ms: number) => Promise<void>;
     random?: () => number;
 }
 
-const THROTTLED_ONLY: ReadonlySet<string> = new Set([ErrorNames.throttled]);
+const TRANSIENT_ONLY: ReadonlySet<string> = new Set([ErrorNames.transient]);
 
 /** Worth trying again: the pool and the state's Retry do. */
-export const isRetryable = (err: unknown): boolean => THROTTLED_ONLY.has(errorName(err));
+export const isRetryable = (err: unknown): boolean => TRANSIENT_ONLY.has(errorName(err));
+
+/** What an item's call knows of the tries before it. */
+export interface Attempt {
+    /** 0 for the first try. */
+    retry: number;
+    /**
+     * An earlier try failed in a way that may have been carried out (a timeout, a reset, a 5xx, a lost answer:
+     * anything but a refusal for throttling), so "already gone" now may be this run's own doing.
+     */
+    uncertain: boolean;
+}
 
 /** Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)). */
 export function backoffDelay(attempt: number, backoff: Backoff, random: () => number = Math.random): number {
@@ -42,13 +53,13 @@ export function backoffDelay(attempt: number, backoff: Backoff, random: () => nu
  */
 export async function runPool<T, R>(
     items: readonly T[],
-    fn: (item: T) => Promise<R>,
+    fn: (item: T, attempt: Attempt) => Promise<R>,
     opts: PoolOptions,
 ): Promise<({ ok: true; value: R } | { ok: false; error: unknown })[]> {
     const backoff = opts.backoff ?? DEFAULT_BACKOFF;
     const timeLeft = opts.timeLeftMs ?? (() => Number.POSITIVE_INFINITY);
     const reserve = opts.reserveMs ?? 30_000;
-    const retryOn = opts.retryOn ?? THROTTLED_ONLY;
+    const retryOn = opts.retryOn ?? TRANSIENT_ONLY;
     const wait = opts.sleep ?? sleep;
     const random = opts.random ?? Math.random;
     const results: ({ ok: true; value: R } | { ok: false; error: unknown })[] = new Array(items.length);
@@ -56,11 +67,13 @@ export async function runPool<T, R>(
     let outOfTime = false;
 
     const attempt = async (item: T) => {
+        let uncertain = false;
         for (let n = 0; ; n++) {
             try {
-                return await fn(item);
+                return await fn(item, { retry: n, uncertain });
             } catch (err) {
                 if (!retryOn.has(errorName(err))) throw err;
+                if (!isThrottling((err as { cause?: unknown }).cause ?? err)) uncertain = true;
                 const delay = backoffDelay(n, backoff, random);
                 if (timeLeft() - delay < reserve) {
                     outOfTime = true;

@@ -32,6 +32,11 @@ export interface CleanupSettings {
     keepShared: boolean;
     /** Keep AMIs that launched an instance within this many days (LastLaunchedTime); 0 turns it off. */
     keepLaunchedWithinDays: number;
+    /**
+     * Also delete snapshots EC2 made for an AMI (`Created by CreateImage(…) for ami-…`) that no longer exists,
+     * older than validHours, in use by no AMI, without the keep tag.
+     */
+    sweepOrphanSnapshots: boolean;
 }
 
 export type SettingKey = keyof CleanupSettings;
@@ -78,6 +83,7 @@ export const SETTINGS: { [K in SettingKey]: SettingSpec<CleanupSettings[K]> } = 
     keepPublic: { type: "boolean", default: true, parse: bool },
     keepShared: { type: "boolean", default: true, parse: bool },
     keepLaunchedWithinDays: { type: "integer", default: 0, parse: integer(0, 3650) },
+    sweepOrphanSnapshots: { type: "boolean", default: false, parse: bool },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];

@@ -10,6 +10,8 @@ import {
     deleteBatchSnapshots,
     deregisterBatch,
     type ImageRecord,
+    type SnapshotRecord,
+    type SnapshotRef,
     summarizeBatch,
 } from "./batches";
 import { type ImageRef, type Listing, listExpiredImages } from "./listing";
@@ -34,6 +36,8 @@ export interface DeregisterEvent extends SettingsEvent {
 
 export interface DeleteSnapshotsEvent extends SettingsEvent {
     deregistered: { images: DeregisteredImage[] };
+    /** Unfinished and orphaned snapshots the batch carries. */
+    snapshots?: SnapshotRef[];
 }
 
 export interface HandlerOptions {
@@ -87,11 +91,29 @@ function parseImageRef(value: unknown, key: string): ImageRef {
     return { imageId: image.imageId, snapshotIds };
 }
 
+/** A batch's AMIs: none for a batch of snapshots only. */
 function parseImages(value: unknown, key: string): ImageRef[] {
-    if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BATCH) {
-        throw invalidInput(key, value, `a list of 1 to ${MAX_BATCH} images`);
+    if (!Array.isArray(value) || value.length > MAX_BATCH) {
+        throw invalidInput(key, value, `a list of 0 to ${MAX_BATCH} images`);
     }
     return value.map((v, i) => parseImageRef(v, `${key}[${i}]`));
+}
+
+function parseSnapshotRefs(value: unknown, key: string): SnapshotRef[] {
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || value.length > MAX_BATCH) {
+        throw invalidInput(key, value, `a list of 0 to ${MAX_BATCH} snapshots`);
+    }
+    return value.map((v, i) => {
+        const ref = v as Partial<SnapshotRef> | undefined;
+        if (!ref || typeof ref.snapshotId !== "string" || !SNAPSHOT_ID.test(ref.snapshotId))
+            throw invalidInput(
+                `${key}[${i}].snapshotId`,
+                ref?.snapshotId,
+                "a snapshot id like snap-0123456789abcdef0",
+            );
+        return { snapshotId: ref.snapshotId, reason: String(ref.reason ?? "") };
+    });
 }
 
 function poolOptions(
@@ -154,13 +176,14 @@ function parseDeregistered(value: unknown): DeregisteredImage[] {
         if (typeof raw.outcome !== "string" || !OUTCOMES.has(raw.outcome)) {
             throw invalidInput(`deregistered.images[${i}].outcome`, raw.outcome, [...OUTCOMES].join(", "));
         }
-        const withImage = raw.deletedWithImage;
+        const ids = (v: unknown) => (Array.isArray(v) ? v.filter((s) => SNAPSHOT_ID.test(s)) : undefined);
+        const deletedWithImage = ids(raw.deletedWithImage);
+        const usedByOthers = ids(raw.usedByOthers);
         return {
             ...ref,
             outcome: raw.outcome,
-            ...(Array.isArray(withImage)
-                ? { deletedWithImage: withImage.filter((s) => SNAPSHOT_ID.test(s)) }
-                : {}),
+            ...(deletedWithImage ? { deletedWithImage } : {}),
+            ...(usedByOthers ? { usedByOthers } : {}),
             ...(raw.reason ? { reason: String(raw.reason) } : {}),
             ...(raw.error ? { error: String(raw.error) } : {}),
         };
@@ -170,6 +193,7 @@ function parseDeregistered(value: unknown): DeregisteredImage[] {
 export interface SnapshotsBatchResult {
     summary: BatchSummary;
     images: ImageRecord[];
+    snapshots: SnapshotRecord[];
 }
 
 /** The snapshots task: what is left of one batch's snapshots. */
@@ -181,13 +205,9 @@ export function deleteSnapshotsBatchHandler(ec2: EC2Client, opts: HandlerOptions
     ): Promise<SnapshotsBatchResult> => {
         const settings = eventSettings(event);
         const images = parseDeregistered(event?.deregistered);
-        const records = await deleteBatchSnapshots(
-            ec2,
-            images,
-            settings.dryRun,
-            poolOptions(settings, context, opts),
-            log,
-        );
-        return { summary: summarizeBatch(records), images: records };
+        const strays = parseSnapshotRefs(event?.snapshots, "snapshots");
+        const pool = poolOptions(settings, context, opts);
+        const records = await deleteBatchSnapshots(ec2, images, settings.dryRun, pool, log, strays);
+        return { summary: summarizeBatch(records.images, records.snapshots), ...records };
     };
 }

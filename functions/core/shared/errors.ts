@@ -6,8 +6,11 @@
 export enum ErrorNames {
     /** Bad event, config or flag: never retried. */
     invalidInput = "ImageJanitor.InvalidInput",
-    /** EC2 still throttled after the SDK's own retries: the state retries with backoff and jitter. */
-    throttled = "ImageJanitor.Throttled",
+    /**
+     * Worth trying again: throttling, a 5xx, a network fault or a timeout, still failing after the SDK's own
+     * retries. The batch pool and every Task state retry it with backoff and jitter.
+     */
+    transient = "ImageJanitor.Transient",
     /** A batch ran short of its invocation's time: the state runs it again and finished AMIs are found done. */
     outOfTime = "ImageJanitor.OutOfTime",
     /** A snapshot still attached to the AMI just deregistered: EC2 releases it shortly, so retry. */
@@ -79,10 +82,27 @@ const UNREACHABLE: ReadonlySet<string> = /* @__PURE__ */ new Set([
     "EHOSTUNREACH",
     "ENETUNREACH",
 ]);
+/** The SDK's transient codes (its retry strategy retries them) and Node's for a connection cut or timed out. */
+const TRANSIENT: ReadonlySet<string> = /* @__PURE__ */ new Set([
+    "TimeoutError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+    "ECONNRESET",
+    "EPIPE",
+    "ETIMEDOUT",
+    "ECONNABORTED",
+]);
+/** HTTP statuses the SDK treats as transient. */
+const TRANSIENT_STATUS: ReadonlySet<number> = /* @__PURE__ */ new Set([429, 500, 502, 503, 504]);
 
-/** A plain Error carrying one of the names above. */
-export function janitorError(name: ErrorName, message: string): Error {
-    const err = new Error(message);
+/** A plain Error carrying one of the names above; `cause` is the AWS error behind it, when there is one. */
+export function janitorError(name: ErrorName, message: string, cause?: unknown): Error {
+    const err = cause === undefined ? new Error(message) : new Error(message, { cause });
     err.name = name;
     return err;
 }
@@ -98,18 +118,43 @@ const socketCode = (err: unknown): string => String((err as { code?: unknown } |
 
 export const isThrottling = (err: unknown): boolean => THROTTLING.has(errorName(err));
 
+/** One of ours already: it names what failed, and wrapping it again would only repeat that. */
+export const isOurs = (err: unknown): boolean => errorName(err).startsWith("ImageJanitor.");
+
+interface SdkErrorFields {
+    $fault?: string;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+/** Throttling, a 5xx, a cut connection or a timeout: the SDK's own notion of a retryable error. */
+export function isTransient(err: unknown): boolean {
+    const e = (err ?? {}) as SdkErrorFields;
+    const name = errorName(err);
+    return (
+        THROTTLING.has(name) ||
+        TRANSIENT.has(name) ||
+        TRANSIENT.has(socketCode(err)) ||
+        e.$retryable !== undefined ||
+        e.$fault === "server" ||
+        TRANSIENT_STATUS.has(e.$metadata?.httpStatusCode ?? 0)
+    );
+}
+
+/** The SDK tried more than once: an earlier attempt may have been carried out, its answer lost. */
+export const wasRetried = (err: unknown): boolean =>
+    ((err as SdkErrorFields | undefined)?.$metadata?.attempts ?? 1) > 1;
+
 /** Which of our names an AWS or SDK error becomes. */
 export function classify(err: unknown): ErrorName {
     const name = errorName(err);
-    if (THROTTLING.has(name)) return ErrorNames.throttled;
+    if (isOurs(err)) return name as ErrorName;
     if (ACCESS_DENIED.has(name)) return ErrorNames.accessDenied;
     if (NO_CREDENTIALS.has(name)) return ErrorNames.noCredentials;
     if (UNREACHABLE.has(socketCode(err)) || UNREACHABLE.has(name)) return ErrorNames.unreachable;
+    if (isTransient(err)) return ErrorNames.transient;
     return ErrorNames.awsError;
 }
-
-/** One of ours already: it names what failed, and wrapping it again would only repeat that. */
-export const isOurs = (err: unknown): boolean => errorName(err).startsWith("ImageJanitor.");
 
 /**
  * Names the thing being worked on, the call and the AWS error, under the name the ASL matches. An error of ours
@@ -121,6 +166,7 @@ export function wrapAwsError(subject: string, action: string, err: unknown): Err
     return janitorError(
         classify(err),
         `${subject}: ${action} failed: ${errorName(err)}${code}: ${errorMessage(err)}`,
+        err,
     );
 }
 
