@@ -129,8 +129,7 @@ describe("nothing half-done, through the runner", () => {
         );
         snap("snap-0ff", "a volume's backup, made by hand");
         // ami-01 still uses its snapshots: never an orphan.
-        fake.snapshots.get("snap-01a")!.Description =
-            "Created by CreateImage(i-0123456789abcdef0) for ami-01";
+        snap("snap-01a", "Created by CreateImage(i-0123456789abcdef0) for ami-01");
 
         const plain = await run({ dryRun: true });
         assert.deepEqual(plain.strays, [], "without the sweep, nothing that is not the cleanup's own");
