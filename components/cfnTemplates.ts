@@ -3,6 +3,14 @@ import { assumeRolePolicy, emptyRepositoryPolicy } from "./policies";
 
 export const CUSTOM_RESOURCE_TYPE = "Custom::EmptyEcrRepository";
 
+/** The emptying function's timeout; it answers ANSWER_RESERVE_MS before it runs out. */
+export const EMPTIER_TIMEOUT_SECONDS = 900;
+/**
+ * How long CloudFormation waits for the answer (the custom resource's ServiceTimeout, 1 to 3600 s) instead of its
+ * default hour: the function's timeout and half a minute for the invocation and the response.
+ */
+export const SERVICE_TIMEOUT_SECONDS = EMPTIER_TIMEOUT_SECONDS + 30;
+
 export interface CustomResourceOptions {
     serviceToken: string;
     repositoryName: string;
@@ -19,6 +27,7 @@ export function customResourceTemplate(o: CustomResourceOptions): Record<string,
                 Type: CUSTOM_RESOURCE_TYPE,
                 Properties: {
                     ServiceToken: o.serviceToken,
+                    ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
                     RepositoryName: o.repositoryName,
                     ...(o.registryId ? { RegistryId: o.registryId } : {}),
                 },
@@ -82,7 +91,7 @@ export function standaloneTemplate(inlineCode: string): Record<string, unknown> 
                     Description: "image-janitor: empties the repository when the stack deletes it",
                     Runtime: "nodejs22.x",
                     Handler: "index.handler",
-                    Timeout: 900,
+                    Timeout: EMPTIER_TIMEOUT_SECONDS,
                     MemorySize: 256,
                     Role: { "Fn::GetAtt": ["EmptierRole", "Arn"] },
                     LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: "EmptierLogGroup" } },
@@ -94,6 +103,7 @@ export function standaloneTemplate(inlineCode: string): Record<string, unknown> 
                 Type: CUSTOM_RESOURCE_TYPE,
                 Properties: {
                     ServiceToken: { "Fn::GetAtt": ["EmptierFunction", "Arn"] },
+                    ServiceTimeout: SERVICE_TIMEOUT_SECONDS,
                     RepositoryName: { Ref: "Repository" },
                 },
             },

@@ -3,6 +3,7 @@
 // its methods and captures nothing but pure functions.
 import * as pulumi from "@pulumi/pulumi";
 import { emptyRepository } from "../functions/core/ecr/empty";
+import { errorMessage } from "../functions/core/shared/errors";
 
 export interface RepositoryEmptierArgs {
     /** The repository to empty when this resource is deleted. Pass the repository's output so Pulumi orders the deletes. */
@@ -53,16 +54,18 @@ export const repositoryEmptierProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
     },
 
-    // Idempotent: an empty or missing repository is success.
+    // Idempotent: an empty or missing repository is success. A failure is a plain Error (what the engine shows
+    // for `pulumi destroy`) naming the repository, the registry, the region, the call and AWS's error code.
     async delete(_id, props) {
         const { ECR } = require("@aws-sdk/client-ecr");
         const state = toState(props);
         const ecr = new ECR({ region: state.region });
         try {
-            await emptyRepository(ecr, {
-                repositoryName: state.repositoryName,
-                registryId: state.registryId,
-            });
+            await emptyRepository(ecr, { repositoryName: state.repositoryName, registryId: state.registryId });
+        } catch (err) {
+            throw new Error(
+                `image-janitor could not empty ECR repository ${state.repositoryName} (registry ${state.registryId}, region ${state.region}): ${errorMessage(err)}`,
+            );
         } finally {
             ecr.destroy();
         }

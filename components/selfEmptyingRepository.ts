@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { customResourceTemplate } from "./cfnTemplates";
+import { customResourceTemplate, EMPTIER_TIMEOUT_SECONDS } from "./cfnTemplates";
 import { bundledFunction } from "./lambda";
 import { emptyRepositoryPolicy } from "./policies";
 import { RepositoryEmptier } from "./repositoryEmptier";
@@ -102,7 +102,7 @@ export class SelfEmptyingRepository extends pulumi.ComponentResource {
                     entry: "empty-repository-cfn",
                     description:
                         "image-janitor: empties the ECR repository when its CloudFormation custom resource is deleted",
-                    timeout: 900,
+                    timeout: EMPTIER_TIMEOUT_SECONDS,
                     memorySize: 256,
                     logRetentionDays,
                     policy: (logGroupArn) =>

@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, request, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
-export type FaultKind = "500" | "503" | "throttle" | "reset" | "stall" | "lost";
+export type FaultKind = "500" | "503" | "throttle" | "reset" | "stall" | "lost" | "denied";
 
 /** What the proxy saw of a call: the service (from the signature's credential scope), the region and the action. */
 export interface Call {
@@ -29,8 +29,8 @@ export interface ProxyStats {
 export interface MotoProxy {
     endpoint: string;
     stats: ProxyStats;
-    /** Replaces the fault plan (undefined: none) for the calls from now on. */
-    setFaults(fault: ProxyOptions["fault"]): void;
+    /** Replaces the fault plan (undefined: none), and the stall time, for the calls from now on. */
+    setFaults(fault: ProxyOptions["fault"], stallMs?: number): void;
     stop(): Promise<void>;
 }
 
@@ -231,6 +231,26 @@ function throttled(service: string): Answer {
     };
 }
 
+/** A permanent refusal, as each service sends its access-denied error. */
+function denied(service: string): Answer {
+    const message = "User: arn:aws:iam::123456789012:user/test is not authorized to perform this action";
+    if (service === "ec2") return ec2Error("UnauthorizedOperation", message, 403);
+    if (service === "autoscaling")
+        return {
+            status: 403,
+            headers: { "content-type": "text/xml" },
+            body: `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>`,
+        };
+    return {
+        status: 400,
+        headers: {
+            "content-type": "application/x-amz-json-1.1",
+            "x-amzn-errortype": "AccessDeniedException",
+        },
+        body: JSON.stringify({ __type: "AccessDeniedException", message }),
+    };
+}
+
 function serverError(service: string, status: 500 | 503): Answer {
     const code = status === 500 ? "InternalError" : "ServiceUnavailable";
     if (service === "ec2") return ec2Error(code, "An internal error has occurred.", status);
@@ -271,7 +291,7 @@ export async function startMotoProxy(target: string, opts: ProxyOptions = {}): P
     const mends: Mend[] = [autoScalingMends(), missingImageIds, launchTemplates, ssmDataTypeFilter];
     const stats: ProxyStats = { calls: {}, faults: {} };
     let fault = opts.fault;
-    const stallMs = opts.stallMs ?? 5000;
+    let stallMs = opts.stallMs ?? 5000;
     const sockets = new Set<Socket>();
 
     const forward = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) =>
@@ -333,11 +353,13 @@ export async function startMotoProxy(target: string, opts: ProxyOptions = {}): P
                 req.socket.destroy();
                 return;
             }
-            if (kind === "throttle" || kind === "500" || kind === "503") {
+            if (kind === "throttle" || kind === "500" || kind === "503" || kind === "denied") {
                 const a =
                     kind === "throttle"
                         ? throttled(call.service)
-                        : serverError(call.service, kind === "500" ? 500 : 503);
+                        : kind === "denied"
+                          ? denied(call.service)
+                          : serverError(call.service, kind === "500" ? 500 : 503);
                 res.writeHead(a.status, { ...a.headers, "content-length": Buffer.byteLength(a.body) });
                 res.end(a.body);
                 return;
@@ -368,8 +390,9 @@ export async function startMotoProxy(target: string, opts: ProxyOptions = {}): P
     return {
         endpoint: `http://127.0.0.1:${port}`,
         stats,
-        setFaults: (f) => {
+        setFaults: (f, stall) => {
             fault = f;
+            if (stall !== undefined) stallMs = stall;
         },
         stop: () =>
             new Promise<void>((resolve) => {

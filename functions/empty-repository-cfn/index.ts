@@ -4,5 +4,9 @@ import { ECR } from "@aws-sdk/client-ecr";
 import { type CfnEvent, handleCfnEvent } from "../core/ecr/customResource";
 import { consoleLog } from "../core/shared/log";
 
-const ecr = new ECR({});
-export = { handler: (event: CfnEvent) => handleCfnEvent(ecr, event, { log: consoleLog }) };
+// Every ECR call under a deadline: a hung connection fails (and is retried) instead of holding the stack.
+const ecr = new ECR({ requestHandler: { requestTimeout: 30_000, throwOnRequestTimeout: true } });
+export = {
+    handler: (event: CfnEvent, context: { getRemainingTimeInMillis(): number }) =>
+        handleCfnEvent(ecr, event, { log: consoleLog, timeLeftMs: () => context.getRemainingTimeInMillis() }),
+};

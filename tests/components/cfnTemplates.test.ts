@@ -43,6 +43,8 @@ describe("CloudFormation templates", () => {
             Type: CUSTOM_RESOURCE_TYPE,
             Properties: {
                 ServiceToken: { "Fn::GetAtt": ["EmptierFunction", "Arn"] },
+                // CloudFormation waits this long for an answer instead of an hour (at most 3600 s).
+                ServiceTimeout: 930,
                 RepositoryName: { Ref: "Repository" },
             },
         });
@@ -60,7 +62,12 @@ describe("CloudFormation templates", () => {
             {
                 EmptyOnDelete: {
                     Type: CUSTOM_RESOURCE_TYPE,
-                    Properties: { ServiceToken: "arn:fn", RepositoryName: "web", RegistryId: "111122223333" },
+                    Properties: {
+                        ServiceToken: "arn:fn",
+                        ServiceTimeout: 930,
+                        RepositoryName: "web",
+                        RegistryId: "111122223333",
+                    },
                 },
             },
         );

@@ -30,7 +30,11 @@ const calls = JSON.parse(process.argv[2]);
   const out = {};
   for (const [method, args] of calls) out[method] = await provider[method](...args);
   process.stdout.write(JSON.stringify(out));
-})().catch((e) => { process.stderr.write(e.name + ": " + e.message); process.exit(1); });
+})().catch((e) => {
+  // What the engine reports is only as good as what it gets: a real Error with its message.
+  process.stderr.write(JSON.stringify({ isError: e instanceof Error, name: e.name, message: e.message }));
+  process.exit(1);
+});
 `;
 
 describe("RepositoryEmptier dynamic provider", function () {
@@ -162,6 +166,26 @@ describe("RepositoryEmptier dynamic provider", function () {
             const outs = { repositoryName: "gone-already", registryId: MOTO_ACCOUNT_ID, region: MOTO_REGION };
             const r = await engine([["delete", ["x", outs]]], env());
             assert.equal(r.code, 0, r.stderr);
+        });
+
+        it("a failed delete throws a real Error naming the repository, registry, region, call and AWS error code", async () => {
+            await ecr.send(new CreateRepositoryCommand({ repositoryName: "locked" }));
+            await pushTestImages(ecr, "locked", 2, () => 1);
+            const outs = { repositoryName: "locked", registryId: MOTO_ACCOUNT_ID, region: MOTO_REGION };
+            moto.proxy.setFaults((call) => (call.action === "BatchDeleteImage" ? "denied" : undefined));
+            try {
+                const r = await engine([["delete", ["x", outs]]], env());
+                assert.equal(r.code, 1);
+                assert.deepEqual(JSON.parse(r.stderr), {
+                    isError: true,
+                    name: "Error",
+                    message:
+                        `image-janitor could not empty ECR repository locked (registry ${MOTO_ACCOUNT_ID}, region ${MOTO_REGION}): ` +
+                        "locked: BatchDeleteImage failed: AccessDeniedException: User: arn:aws:iam::123456789012:user/test is not authorized to perform this action",
+                });
+            } finally {
+                moto.proxy.setFaults(undefined);
+            }
         });
     });
 });

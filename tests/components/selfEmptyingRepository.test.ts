@@ -86,6 +86,7 @@ describe("SelfEmptyingRepository in cloudformation mode (mock runtime)", () => {
                 Type: "Custom::EmptyEcrRepository",
                 Properties: {
                     ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:cfnrepo-emptier-0a1b2c3`,
+                    ServiceTimeout: 930,
                     RepositoryName: "cfn-images",
                     RegistryId: ACCOUNT_ID,
                 },

@@ -1,15 +1,25 @@
 // The CloudFormation custom resource invoked as CloudFormation would: events in, a PUT to the ResponseURL out.
 import * as assert from "node:assert/strict";
+import { type AddressInfo, createServer } from "node:net";
 import { CreateRepositoryCommand, ECR, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
 import { inlineHandlerCode } from "../../components/bundle";
-import { type CfnEvent, handleCfnEvent, MAX_BODY_BYTES } from "../../functions/core/ecr/customResource";
+import {
+    type CfnEvent,
+    handleCfnEvent,
+    MAX_BODY_BYTES,
+    MAX_REASON_CHARS,
+    putResponse,
+} from "../../functions/core/ecr/customResource";
 import type { LogFields } from "../../functions/core/shared/log";
 import { MOTO_REGION, type Moto, motoCredentials, motoEcr, startMoto } from "../../runner/moto";
 import { pushTestImages } from "../ecrImages";
 import { requireFromString, useClientMock } from "../helpers";
 import { type ResponseServer, startResponseServer } from "../https";
 
-type Handler = (event: CfnEvent) => Promise<unknown>;
+type Handler = (event: CfnEvent, context: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
+
+/** Lambda's context, with this much of the invocation left. */
+const context = (ms = 900_000) => ({ getRemainingTimeInMillis: () => ms });
 
 function event(
     server: ResponseServer,
@@ -41,9 +51,9 @@ describe("CloudFormation custom resource", function () {
     const handlers: Record<string, Handler> = {};
 
     /** Invokes a handler and returns the one response CloudFormation received for it. */
-    async function invoke(handler: Handler, e: CfnEvent) {
+    async function invoke(handler: Handler, e: CfnEvent, left?: number) {
         const before = server.received.length;
-        await handler(e);
+        await handler(e, context(left));
         assert.equal(server.received.length, before + 1, "exactly one response per event");
         const got = server.received[before];
         assert.equal(got.method, "PUT");
@@ -135,6 +145,37 @@ describe("CloudFormation custom resource", function () {
                 );
             });
 
+            it("answers FAILED, in time, when ECR hangs: before the function's own time runs out", async () => {
+                moto.proxy.setFaults((call) => (call.service === "ecr" ? "stall" : undefined), 60_000);
+                try {
+                    const started = Date.now();
+                    // 16 s left: the answer goes out 15 s before the end, after 1 s of emptying.
+                    const res = await invoke(
+                        handlers[which],
+                        event(server, "Delete", { RepositoryName: repo }, `empty-on-delete:self:${repo}`),
+                        16_000,
+                    );
+                    assert.deepEqual(
+                        [res.Status, res.Reason],
+                        ["FAILED", `Delete of empty-on-delete:self:${repo} did not finish in 1000 ms`],
+                    );
+                    assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`);
+                } finally {
+                    moto.proxy.setFaults(undefined);
+                }
+            });
+
+            it("answers FAILED for a RequestType it does not know", async () => {
+                const res = await invoke(
+                    handlers[which],
+                    event(server, "Replace" as never, { RepositoryName: repo }),
+                );
+                assert.deepEqual(
+                    [res.Status, res.Reason],
+                    ["FAILED", 'RequestType must be Create, Update or Delete (got "Replace")'],
+                );
+            });
+
             it("Delete of a repository that is already gone answers SUCCESS", async () => {
                 const res = await invoke(
                     handlers[which],
@@ -207,8 +248,30 @@ describe("CloudFormation custom resource", function () {
                 event(server, "Delete", { RepositoryName: "big" }, "empty-on-delete:self:big"),
             );
             assert.equal(res.Status, "FAILED");
-            assert.match(res.Reason ?? "", /^big: ListImages failed: InternalError: "éx+\.\.\.$/);
+            assert.match(res.Reason ?? "", /^big: ListImages failed: InternalError: "éx+$/);
+            assert.equal(res.Reason?.length, MAX_REASON_CHARS);
             assert.ok(Buffer.byteLength(server.received[server.received.length - 1].body) < MAX_BODY_BYTES);
         });
+    });
+
+    it("gives up on a ResponseURL that never answers, each PUT under its deadline, instead of hanging", async () => {
+        // Accepts the connection and never says a word: not even the TLS handshake.
+        const silent = createServer(() => {});
+        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        const { port } = silent.address() as AddressInfo;
+        const started = Date.now();
+        try {
+            // Node aborts the request when its AbortSignal.timeout fires.
+            await assert.rejects(putResponse(`https://127.0.0.1:${port}/cfn-response/x`, "{}"), {
+                name: "AbortError",
+            });
+            const took = Date.now() - started;
+            assert.ok(
+                took >= 10_000 && took < 13_000,
+                `gave up after ${took} ms: two tries of 5 s and a pause`,
+            );
+        } finally {
+            silent.close();
+        }
     });
 });

@@ -87,7 +87,8 @@ describe("emptyRepository", () => {
         });
     });
 
-    it("retries per-image failures and counts ImageNotFound as done", async () => {
+    it("retries per-image failures in the next round, after a backoff, and counts ImageNotFound as done", async () => {
+        // As ECR lists them: the image that failed is still there in the second round.
         ecr()
             .on(ListImagesCommand)
             .resolvesOnce({
@@ -97,6 +98,7 @@ describe("emptyRepository", () => {
                     { imageDigest: digest(3) },
                 ],
             })
+            .resolvesOnce({ imageIds: [{ imageDigest: digest(2) }] })
             .resolves({ imageIds: [] });
         ecr()
             .on(BatchDeleteImageCommand)
@@ -116,7 +118,13 @@ describe("emptyRepository", () => {
                 ],
             })
             .resolves({ imageIds: [{ imageDigest: digest(2) }], failures: [] });
-        const result = await emptyRepository(new ECR({}), { repositoryName: "web" }, undefined, noWait);
+        const waits: number[] = [];
+        const result = await emptyRepository(new ECR({}), { repositoryName: "web" }, undefined, {
+            backoffMs: (n) => {
+                waits.push(n);
+                return 0;
+            },
+        });
         assert.deepEqual(result, {
             repositoryName: "web",
             deleted: 2,
@@ -126,6 +134,7 @@ describe("emptyRepository", () => {
         assert.deepEqual(ecr().commandCalls(BatchDeleteImageCommand)[1].args[0].input.imageIds, [
             { imageDigest: digest(2) },
         ]);
+        assert.deepEqual(waits, [1], "one backoff, before the round that retries the failure");
     });
 
     it("fails naming the repository when an image keeps failing", async () => {

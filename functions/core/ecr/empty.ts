@@ -67,7 +67,7 @@ async function listDigests(ecr: EcrImagesApi, repo: RepositoryRef): Promise<stri
     let nextToken: string | undefined;
     do {
         const page = await call(repo.repositoryName, "ListImages", () =>
-            ecr.listImages({ ...repo, maxResults: LIST_PAGE_SIZE, ...(nextToken ? { nextToken } : {}) }),
+            ecr.listImages({ ...repo, maxResults: LIST_PAGE_SIZE, nextToken }),
         );
         for (const id of page.imageIds ?? []) if (id.imageDigest) digests.add(id.imageDigest);
         nextToken = page.nextToken;
@@ -75,9 +75,8 @@ async function listDigests(ecr: EcrImagesApi, repo: RepositoryRef): Promise<stri
     return [...digests];
 }
 
-/** Deletes the digests 100 at a time; returns those to try again, with why. */
+/** Deletes the digests 100 at a time; returns what failed, and why (ImageNotFound counts as done). */
 async function deleteDigests(ecr: EcrImagesApi, repo: RepositoryRef, digests: string[], result: EmptyResult) {
-    const retry: string[] = [];
     const failures: string[] = [];
     for (let i = 0; i < digests.length; i += DELETE_BATCH_SIZE) {
         const imageIds = digests.slice(i, i + DELETE_BATCH_SIZE).map((imageDigest) => ({ imageDigest }));
@@ -88,18 +87,16 @@ async function deleteDigests(ecr: EcrImagesApi, repo: RepositoryRef, digests: st
         result.deleted += imageIds.length - (res.failures ?? []).length;
         for (const f of res.failures ?? []) {
             if (f.failureCode === ECR_IMAGE_NOT_FOUND) result.alreadyGone += 1;
-            else {
-                retry.push(f.imageId?.imageDigest ?? "");
-                failures.push(`${f.imageId?.imageDigest}: ${f.failureCode}: ${f.failureReason}`);
-            }
+            else failures.push(`${f.imageId?.imageDigest}: ${f.failureCode}: ${f.failureReason}`);
         }
     }
-    return { retry, failures };
+    return failures;
 }
 
 /**
- * Deletes every image in the repository. A missing repository counts as success. Per-image failures are retried
- * (an index's children, for example, can be deleted only after the index), then reported with the repository name.
+ * Deletes every image in the repository, round after round: each round lists what is left and deletes it, so an
+ * image that failed (an index's children, say, can go only after the index) is tried again, after a backoff, and
+ * images pushed meanwhile are found. A missing repository counts as success.
  */
 export async function emptyRepository(
     ecr: EcrImagesApi,
@@ -108,43 +105,33 @@ export async function emptyRepository(
     opts: EmptyOptions = {},
 ): Promise<EmptyResult> {
     const { attempts = 5, backoffMs = (n: number) => 200 * 2 ** (n - 1) } = opts;
+    const name = repo.repositoryName;
     const result: EmptyResult = {
-        repositoryName: repo.repositoryName,
+        repositoryName: name,
         deleted: 0,
         alreadyGone: 0,
         repositoryMissing: false,
     };
-    const target = repo.registryId
-        ? { repositoryName: repo.repositoryName, registryId: repo.registryId }
-        : { repositoryName: repo.repositoryName };
     try {
+        let failures: string[] = [];
         for (let round = 1; ; round++) {
-            let pending = await listDigests(ecr, target);
+            const pending = await listDigests(ecr, repo);
             if (pending.length === 0) break;
             if (round > attempts) {
-                // Images keep appearing: something is still pushing, and emptying would never end.
                 throw failed(
-                    `${repo.repositoryName}: images keep appearing after ${attempts} rounds; is something still pushing?`,
+                    failures.length > 0
+                        ? `${name}: ${pending.length} images could not be deleted after ${attempts} attempts: ${failures.slice(0, 3).join("; ")}`
+                        : // Images keep appearing: something is still pushing, and emptying would never end.
+                          `${name}: images keep appearing after ${attempts} rounds; is something still pushing?`,
                 );
             }
-            let failures: string[] = [];
-            for (let attempt = 1; pending.length > 0 && attempt <= attempts; attempt++) {
-                if (attempt > 1) await sleep(backoffMs(attempt - 1));
-                ({ retry: pending, failures } = await deleteDigests(ecr, target, pending, result));
-            }
-            if (pending.length > 0) {
-                throw failed(
-                    `${repo.repositoryName}: ${pending.length} images could not be deleted after ${attempts} attempts: ${failures.slice(0, 3).join("; ")}`,
-                );
-            }
-            // The loop re-lists: images pushed meanwhile would still block the repository's deletion.
+            if (failures.length > 0) await sleep(backoffMs(round - 1));
+            failures = await deleteDigests(ecr, repo, pending, result);
         }
     } catch (err) {
         if (errorName(err) !== REPOSITORY_NOT_FOUND) throw err;
         result.repositoryMissing = true;
-        log({ message: "repository already gone", repositoryName: repo.repositoryName });
-        return result;
     }
-    log({ message: "emptied repository", ...result });
+    log({ message: result.repositoryMissing ? "repository already gone" : "emptied repository", ...result });
     return result;
 }

@@ -102,7 +102,7 @@ const TRANSIENT_STATUS: ReadonlySet<number> = /* @__PURE__ */ new Set([429, 500,
 
 /** A plain Error carrying one of the names above; `cause` is the AWS error behind it, when there is one. */
 export function janitorError(name: ErrorName, message: string, cause?: unknown): Error {
-    const err = cause === undefined ? new Error(message) : new Error(message, { cause });
+    const err = new Error(message, { cause });
     err.name = name;
     return err;
 }
@@ -110,8 +110,8 @@ export function janitorError(name: ErrorName, message: string, cause?: unknown):
 /** The error's name: the AWS error code for SDK v3 errors, one of ErrorNames for ours. */
 export const errorName = (err: unknown): string => (err as { name?: string } | undefined)?.name ?? "Error";
 
-export const errorMessage = (err: unknown): string =>
-    err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
+/** An Error's message; anything else as text. */
+export const errorMessage = (err: unknown): string => String((err as { message?: unknown })?.message ?? err);
 
 /** Node's socket error code, where there is one (the SDK leaves it on the error it raises). */
 const socketCode = (err: unknown): string => String((err as { code?: unknown } | undefined)?.code ?? "");
