@@ -17,6 +17,7 @@ import {
     stateMachineSelfPolicy,
 } from "./policies";
 import { serviceRole } from "./serviceRole";
+import { CLEANUP_COMPONENT_TAG } from "./tags";
 
 /** The three Lambda functions, keyed the same way in every output. */
 export type FunctionKey = "list" | "deregister" | "snapshots";
@@ -141,6 +142,7 @@ export class AmiCleanup extends pulumi.ComponentResource {
             {
                 type: "STANDARD",
                 roleArn: machineRole.arn,
+                tags: { [CLEANUP_COMPONENT_TAG.key]: CLEANUP_COMPONENT_TAG.value },
                 definition,
                 loggingConfiguration: {
                     level: "ALL",

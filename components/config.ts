@@ -4,6 +4,7 @@ import { type CleanupSettings, parseSettings, SETTING_KEYS } from "../functions/
 import { ErrorNames, errorMessage, invalidInput, janitorError } from "../functions/core/shared/errors";
 import { parseRegions } from "../functions/core/shared/regions";
 import { boolean, wholeNumber } from "../functions/core/shared/validate";
+import { validSchedule } from "./scheduleExpression";
 import { EMPTY_MODES, type EmptyMode } from "./selfEmptyingRepository";
 
 export interface ConfigSource {
@@ -44,7 +45,12 @@ export const PROGRAM_DEFAULTS = {
     alertTopicArn: "",
 } as const;
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/**
+ * An address SNS can deliver to: a dot-atom local part (RFC 5322: no spaces, no brackets, no two dots in a row)
+ * at a domain of LDH labels ending in a top-level domain of two letters or more.
+ */
+const EMAIL =
+    /^(?=.{6,254}$)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 
 const REPOSITORY_NAME = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -62,34 +68,6 @@ export function defaultRepositoryName(stack: string): string {
 export const LOG_RETENTION_DAYS = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
-
-const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
-const CRON_FIELD = /^[0-9A-Za-z*?,/#\-LW]+$/;
-
-/** EventBridge rate(N unit) (singular unit exactly when N is 1) or cron with six fields and one `?` day field. */
-export function validSchedule(value: string, key = "schedule"): string {
-    const allowed =
-        'rate(N minute|minutes|hour|hours|day|days) or cron(min hour day-of-month month day-of-week year), e.g. "rate(1 hour)"';
-    const rate = RATE.exec(value);
-    if (rate) {
-        const n = Number(rate[1]);
-        const singular = !rate[2].endsWith("s");
-        if (n >= 1 && singular === (n === 1)) return value;
-        throw invalidInput(key, value, `${allowed}; use the singular unit only for 1`);
-    }
-    const cron = /^cron\((.*)\)$/.exec(value);
-    if (cron) {
-        const fields = cron[1].trim().split(/\s+/);
-        const oneQuestionMark = (fields[2] === "?") !== (fields[4] === "?");
-        if (fields.length === 6 && fields.every((f) => CRON_FIELD.test(f)) && oneQuestionMark) return value;
-        throw invalidInput(
-            key,
-            value,
-            `${allowed}; cron needs six fields and exactly one of day-of-month or day-of-week as ?`,
-        );
-    }
-    throw invalidInput(key, value, allowed);
-}
 
 /** Prefixes the project to a check's error, so the key reads as `pulumi config set` takes it. */
 function configError(err: unknown): Error {

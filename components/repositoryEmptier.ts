@@ -61,7 +61,10 @@ export const repositoryEmptierProvider: pulumi.dynamic.ResourceProvider = {
         const state = toState(props);
         const ecr = new ECR({ region: state.region });
         try {
-            await emptyRepository(ecr, { repositoryName: state.repositoryName, registryId: state.registryId });
+            await emptyRepository(ecr, {
+                repositoryName: state.repositoryName,
+                registryId: state.registryId,
+            });
         } catch (err) {
             throw new Error(
                 `image-janitor could not empty ECR repository ${state.repositoryName} (registry ${state.registryId}, region ${state.region}): ${errorMessage(err)}`,

@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import {
     type CleanupSettings,
@@ -13,7 +14,12 @@ import {
     SETTINGS,
     type SettingKey,
 } from "../functions/core/ami/settings";
-import { autoScalingClientConfig, ec2ClientConfig, ssmClientConfig } from "../functions/core/shared/clients";
+import {
+    autoScalingClientConfig,
+    clientConfig,
+    ec2ClientConfig,
+    ssmClientConfig,
+} from "../functions/core/shared/clients";
 import {
     classify,
     ErrorNames,
@@ -25,6 +31,7 @@ import {
 } from "../functions/core/shared/errors";
 import { silentLog, stderrLog } from "../functions/core/shared/log";
 import { checkRegions } from "../functions/core/shared/regions";
+import { runningDeployedExecutions } from "./deployed";
 import { renderSummary } from "./report";
 import { type RunSummary, runCleanup } from "./run";
 
@@ -37,12 +44,15 @@ export const ExitCodes = {
     unreachable: 3,
     noCredentials: 4,
     accessDenied: 5,
+    /** A deployed cleanup of this region is running (or that could not be checked): give --force to run anyway. */
+    deployedRunInProgress: 6,
 } as const;
 
 const EXIT_BY_ERROR: Record<string, number> = {
     [ErrorNames.unreachable]: ExitCodes.unreachable,
     [ErrorNames.noCredentials]: ExitCodes.noCredentials,
     [ErrorNames.accessDenied]: ExitCodes.accessDenied,
+    [ErrorNames.deployedRunInProgress]: ExitCodes.deployedRunInProgress,
 };
 
 /** Older spellings that keep working. */
@@ -55,6 +65,7 @@ const RUNNER_FLAGS = {
     help: { type: "boolean" },
     region: { type: "string", multiple: true },
     profile: { type: "string" },
+    force: { type: "boolean" },
 } as const;
 
 type FlagSpec = { type: "string" | "boolean"; multiple?: boolean };
@@ -77,7 +88,14 @@ function usage(): string {
     });
     const lines: string[] = [];
     let line = "usage: npm run cleanup --";
-    for (const f of [...flags, "[--region <R>]...", "[--profile <P>]", "[--json]", "[--verbose]"]) {
+    for (const f of [
+        ...flags,
+        "[--region <R>]...",
+        "[--profile <P>]",
+        "[--force]",
+        "[--json]",
+        "[--verbose]",
+    ]) {
         if (line.length + f.length > 110) {
             lines.push(line);
             line = "        ";
@@ -91,8 +109,9 @@ Deregisters the account's AMIs strictly older than --valid-hours and deletes the
 deployed state machine's definition in this process. --region (repeatable) and --profile, or AWS_REGION, the
 credential chain and AWS_ENDPOINT_URL, select the account or a local emulator. Each flag is the config key of the
 same name (README: Configuration). Try --dry-run first: it sends every call with EC2's DryRun flag.
-Exit codes: 0 done, 1 some AMIs failed, 2 bad flags, 3 endpoint unreachable, 4 no usable credentials,
-5 access denied.`;
+Before it deletes, it checks that no deployed cleanup of the region is running, and refuses if one is (--force
+runs anyway). Exit codes: 0 done, 1 some AMIs failed, 2 bad flags, 3 endpoint unreachable, 4 no usable
+credentials, 5 access denied, 6 a deployed cleanup is running (or that could not be checked).`;
 }
 
 export interface CliOptions {
@@ -102,6 +121,8 @@ export interface CliOptions {
     /** Empty: the region the environment or profile selects. */
     regions: string[];
     profile?: string;
+    /** Delete even while a deployed cleanup of the region is running. */
+    force: boolean;
     help: boolean;
 }
 
@@ -142,7 +163,11 @@ export function parseCli(argv: string[]): CliOptions {
         // A switch given turns its setting from its default to the other value.
         raw[key] = isSwitch(key) ? !SETTINGS[key].default : value;
     }
-    const common = { json: values.json === true, verbose: values.verbose === true };
+    const common = {
+        json: values.json === true,
+        verbose: values.verbose === true,
+        force: values.force === true,
+    };
     if (values.help === true) return { ...common, settings: DEFAULT_SETTINGS, regions: [], help: true };
     return {
         ...common,
@@ -204,6 +229,10 @@ async function runRegion(region: string | undefined, opts: CliOptions): Promise<
             `no usable AWS region (${errorMessage(err)}): give --region, or set AWS_REGION (or a profile with a region)`,
         );
     }
+    if (!opts.settings.dryRun && !opts.force) {
+        const refusal = await deployedRunCheck(new SFNClient({ ...clientConfig, ...where }), resolved);
+        if (refusal) return { region: resolved, error: refusal };
+    }
     try {
         const summary = await runCleanup({
             clients,
@@ -219,6 +248,27 @@ async function runRegion(region: string | undefined, opts: CliOptions): Promise<
         return { region: resolved, error: runError(err, resolved) };
     } finally {
         for (const c of Object.values(clients)) c.destroy();
+    }
+}
+
+/** Why the run must not go on, or undefined: a deployed cleanup of the region is running, or that cannot be told. */
+async function deployedRunCheck(sfn: SFNClient, region: string): Promise<Error | undefined> {
+    try {
+        const running = await runningDeployedExecutions(sfn);
+        if (running.length === 0) return undefined;
+        return janitorError(
+            ErrorNames.deployedRunInProgress,
+            `a deployed cleanup is running in ${region} (${running.join(", ")}); running beside it would fight over EC2's buckets and report its deletions as already gone. Wait for it, stop it, or give --force`,
+        );
+    } catch (err) {
+        // AWS that cannot be used at all exits as such; anything else is this check's own refusal.
+        const name = classify(err);
+        return janitorError(
+            name in EXIT_BY_ERROR ? name : ErrorNames.deployedRunInProgress,
+            `could not check whether a deployed cleanup is running in ${region} at ${endpointOf(region)}: ${errorName(err)}: ${errorMessage(err)}; give --force to run without the check`,
+        );
+    } finally {
+        sfn.destroy();
     }
 }
 

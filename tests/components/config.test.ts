@@ -3,7 +3,8 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { PROGRAM_DEFAULTS, readJanitorConfig, validSchedule } from "../../components/config";
+import { PROGRAM_DEFAULTS, readJanitorConfig } from "../../components/config";
+import { validSchedule } from "../../components/scheduleExpression";
 import { DEFAULT_SETTINGS, SETTINGS, type SettingKey } from "../../functions/core/ami/settings";
 
 /** Every config key's default: the cleanup's settings and the program's own keys. */
@@ -303,35 +304,81 @@ describe("stack config", () => {
         });
     });
 
-    it("accepts EventBridge rate and cron expressions", () => {
+    it("accepts EventBridge Scheduler's rate and cron expressions, as its user guide defines them", () => {
         for (const ok of [
             "rate(1 hour)",
             "rate(30 minutes)",
             "rate(1 day)",
             "rate(2 days)",
+            "rate(365 days)",
             "cron(0 * * * ? *)",
             "cron(15 10 ? * MON-FRI *)",
+            "cron(0/15 8-18 ? * 2-6 2026-2030)",
+            "cron(0 3 L * ? *)",
+            "cron(0 3 15W * ? *)",
+            "cron(0 3 ? * 6L *)",
+            "cron(0 3 ? * 3#2 *)",
+            "cron(0 12 1,15 JAN,JUL ? *)",
         ]) {
             assert.equal(validSchedule(ok), ok);
         }
     });
 
-    for (const value of [
-        "rate(1 hours)",
-        "rate(2 hour)",
-        "rate(0 minutes)",
-        "every hour",
-        "cron(0 * * * *)",
-        "cron(0 * * * * *)",
-        "rate(1 week)",
-        "",
-    ]) {
-        it(`rejects schedule ${JSON.stringify(value)}`, () => {
+    for (const [value, why] of [
+        ["rate(1 hours)", "the value is 1 or more, with the singular unit only for 1"],
+        ["rate(2 hour)", "the value is 1 or more, with the singular unit only for 1"],
+        ["rate(0 minutes)", "the value is 1 or more, with the singular unit only for 1"],
+        ["rate(100000000000 minutes)", "at most a year (525600 minutes)"],
+        ["rate(400 days)", "at most a year (365 days)"],
+        ["cron(99 99 ? 99 99 99)", 'its minutes field "99" is not 0-59 with , - * /'],
+        ["cron(0 24 * * ? *)", 'its hours field "24" is not 0-23 with , - * /'],
+        ["cron(0 3 32 * ? *)", 'its day-of-month field "32" is not 1-31 with , - * / and its specials'],
+        ["cron(0 3 ? FOO * *)", 'its month field "FOO" is not 1-12 or JAN-DEC with , - * /'],
+        [
+            "cron(0 3 ? * 8 *)",
+            'its day-of-week field "8" is not 1-7 or SUN-SAT with , - * / and its specials',
+        ],
+        ["cron(0 3 * * ? 1969)", 'its year field "1969" is not 1970-2199 with , - * /'],
+        [
+            "cron(0 3 ? * 3#6 *)",
+            'its day-of-week field "3#6" is not 1-7 or SUN-SAT with , - * / and its specials',
+        ],
+        ["cron(10-5 * * * ? *)", 'its minutes field "10-5" is not 0-59 with , - * /'],
+        ["cron(0 * * * * *)", "exactly one of day-of-month or day-of-week is ?"],
+        ["cron(0 * * * *)", "cron takes six fields"],
+    ] as [string, string][]) {
+        it(`rejects schedule ${JSON.stringify(value)}: ${why}`, () => {
             assert.throws(() => read({ schedule: value }), {
-                message: new RegExp(
-                    `^invalid config image-janitor:schedule must be rate\\(N .*\\(got ${JSON.stringify(value).replace(/[()*?]/g, "\\$&")}\\)$`,
-                ),
+                message: `invalid config image-janitor:schedule must be rate(N minute|minutes|hour|hours|day|days) or cron(minutes hours day-of-month month day-of-week year), e.g. "rate(1 hour)"; ${why} (got ${JSON.stringify(value)})`,
             });
         });
     }
+
+    for (const value of ["every hour", "rate(1 week)", ""]) {
+        it(`rejects schedule ${JSON.stringify(value)}`, () => {
+            assert.throws(() => read({ schedule: value }), {
+                message: /^invalid config image-janitor:schedule must be rate\(N .*\(got ".*"\)$/,
+            });
+        });
+    }
+
+    for (const value of [
+        "a@b..c",
+        "<script>@x.y",
+        "ops@example",
+        "ops@-example.com",
+        "o..ps@example.com",
+        "ops@example.c",
+    ]) {
+        it(`rejects alertEmail ${JSON.stringify(value)}`, () => {
+            assert.throws(() => read({ alertEmail: value }), {
+                message: `invalid config image-janitor:alertEmail must be an email address, or empty for none (got ${JSON.stringify(value)})`,
+            });
+        });
+    }
+
+    it("accepts the email addresses SNS delivers to", () => {
+        for (const ok of ["ops@example.com", "first.last+alerts@mail.example.co.uk", "o'brien@example.ie"])
+            assert.equal(read({ alertEmail: ok }).alertEmail, ok);
+    });
 });

@@ -6,6 +6,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+    CreateStateMachineCommand,
+    SFNClient,
+    StartExecutionCommand,
+    StopExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import {
     hoursAgo,
     MOTO_ACCOUNT_ID,
     MOTO_REGION,
@@ -248,6 +254,84 @@ describe("cleanup CLI", function () {
         });
     });
 
+    describe("beside a deployed cleanup", () => {
+        let moto: Moto;
+        let sfn: SFNClient;
+        let machineArn = "";
+        const env = () => ({
+            AWS_ENDPOINT_URL: moto.endpoint,
+            AWS_REGION: MOTO_REGION,
+            AWS_ACCESS_KEY_ID: motoCredentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: motoCredentials.secretAccessKey,
+        });
+        before(async () => {
+            moto = await startMoto({
+                amis: [
+                    {
+                        ami_id: "ami-0d1100000000000a1",
+                        name: "old",
+                        owner_id: MOTO_ACCOUNT_ID,
+                        creation_date: hoursAgo(49),
+                        state: "available",
+                    },
+                ],
+            });
+            sfn = new SFNClient({
+                endpoint: moto.endpoint,
+                region: MOTO_REGION,
+                credentials: motoCredentials,
+            });
+            const definition = JSON.stringify({
+                StartAt: "Wait",
+                States: { Wait: { Type: "Pass", End: true } },
+            });
+            const roleArn = `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/cleanup`;
+            // Another state machine, untagged, running: not a cleanup.
+            const other = await sfn.send(
+                new CreateStateMachineCommand({ name: "other", definition, roleArn }),
+            );
+            await sfn.send(new StartExecutionCommand({ stateMachineArn: other.stateMachineArn }));
+            const machine = await sfn.send(
+                new CreateStateMachineCommand({
+                    name: "ami-cleanup-us-east-1-machine",
+                    definition,
+                    roleArn,
+                    tags: [{ key: "image-janitor:component", value: "ami-cleanup" }],
+                }),
+            );
+            machineArn = machine.stateMachineArn ?? "";
+        });
+        after(async () => moto?.stop());
+
+        it("refuses to delete while the deployed cleanup of the region runs, naming it; a dry run and --force go on", async () => {
+            const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn }));
+            const refused = await cli(["--valid-hours", "48", "--json"], env());
+            assert.equal(refused.code, 6, refused.stderr);
+            const doc = JSON.parse(refused.stdout);
+            assert.equal(doc.error.name, "ImageJanitor.DeployedRunInProgress");
+            assert.match(
+                doc.error.message,
+                new RegExp(`^a deployed cleanup is running in us-east-1 \\(${started.executionArn}\\);`),
+            );
+            const dry = await cli(["--valid-hours", "48", "--dry-run", "--json"], env());
+            assert.equal(dry.code, 0, dry.stderr);
+            assert.equal(JSON.parse(dry.stdout).wouldDelete.length, 1, "nothing was deleted");
+            await sfn.send(new StopExecutionCommand({ executionArn: started.executionArn }));
+            const after = await cli(["--valid-hours", "48", "--json"], env());
+            assert.equal(after.code, 0, after.stderr);
+            assert.deepEqual(
+                JSON.parse(after.stdout).deleted.map((d: { imageId: string }) => d.imageId),
+                ["ami-0d1100000000000a1"],
+            );
+        });
+
+        it("--force runs beside it", async () => {
+            await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn }));
+            const forced = await cli(["--valid-hours", "48", "--json", "--force"], env());
+            assert.equal(forced.code, 0, forced.stderr);
+        });
+    });
+
     describe("when AWS cannot be used", () => {
         let server: Server;
         let deniedEndpoint = "";
@@ -298,13 +382,26 @@ describe("cleanup CLI", function () {
                 /^access denied by EC2 in eu-west-1 at http:\/\/127\.0\.0\.1:\d+: ImageJanitor\.AccessDenied: listing the account's AMIs: DescribeImages failed: UnauthorizedOperation: You are not authorized to perform this operation\.$/,
             ],
         ];
+        it("exits 3 before deleting anything when it cannot even check for a running deployed cleanup", async () => {
+            const r = await cli(["--valid-hours", "48"], {
+                ...creds,
+                AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+            });
+            assert.equal(r.code, 3, r.stderr);
+            assert.match(
+                r.stderr,
+                /^error: could not check whether a deployed cleanup is running in eu-west-1 at http:\/\/127\.0\.0\.1:9: .*give --force to run without the check\n$/,
+            );
+        });
+
         for (const [what, env, code, message] of cases) {
             it(`exits ${code} on ${what}, naming the call, region and endpoint, with --json still one document`, async () => {
                 const e = typeof env === "function" ? env() : env;
-                const table = await cli(["--valid-hours", "48"], e);
+                // A dry run: a real one checks for a running deployed cleanup first (tested below).
+                const table = await cli(["--valid-hours", "48", "--dry-run"], e);
                 assert.equal(table.code, code, table.stderr);
                 assert.match(table.stderr.replace(/^error: /, "").trimEnd(), message);
-                const json = await cli(["--valid-hours", "48", "--json"], e);
+                const json = await cli(["--valid-hours", "48", "--dry-run", "--json"], e);
                 assert.equal(json.code, code, json.stderr);
                 const doc = JSON.parse(json.stdout);
                 assert.deepEqual(Object.keys(doc), ["region", "error"]);

@@ -27,6 +27,8 @@ export enum ErrorNames {
     emptyRepositoryFailed = "ImageJanitor.EmptyRepositoryFailed",
     /** A run in which any AMI failed ends with this error, its summary the cause. */
     partialFailure = "ImageJanitor.PartialFailure",
+    /** The local runner refuses to delete while a deployed cleanup of the same region is running. */
+    deployedRunInProgress = "ImageJanitor.DeployedRunInProgress",
 }
 
 /** Any one of them. */
