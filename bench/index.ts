@@ -20,6 +20,7 @@ import {
 import { runCleanup } from "../runner/run";
 import { SFN_LIMITS } from "../runner/stats";
 import { ecrModel } from "./ecrModel";
+import { faultsSection } from "./faults";
 import { buildOriginalDefinition, originalHandlers } from "./original";
 import { deleteAssociatedSnapshotsLikeEc2, EC2_BUCKETS, throttleEc2 } from "./throttle";
 
@@ -283,6 +284,7 @@ async function main(argv: string[]) {
             "throttle-concurrency": { type: "string", default: "2" },
             "throttle-fallback": { type: "boolean", default: true },
             "throttle-only": { type: "boolean", default: false },
+            faults: { type: "boolean", default: false },
         },
     });
     const sizes = values.sizes
@@ -291,6 +293,10 @@ async function main(argv: string[]) {
     const out = (s: string) => process.stdout.write(`${s}\n\n`);
     out(`## image-janitor benchmark, ${new Date().toISOString()}`);
     out(machine());
+    if (values.faults) {
+        out(await faultsSection());
+        return;
+    }
     for (const n of values["throttle-only"] ? [] : sizes) {
         const amis = seed(n);
         const ours = await measure("image-janitor", amis);

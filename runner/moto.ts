@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ECR } from "@aws-sdk/client-ecr";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { UsageClients } from "../functions/core/ami/usage";
@@ -149,4 +149,23 @@ export function hoursAgo(hours: number, now = new Date()): string {
 
 export function motoEcr(endpoint: string): ECR {
     return new ECR({ endpoint, region: MOTO_REGION, credentials: motoCredentials });
+}
+
+/** What moto holds, asked past the proxy (so without faults): each AMI's snapshots, and the orphaned snapshots. */
+export async function motoState(moto: Moto) {
+    const raw = motoEc2(moto.motoEndpoint);
+    const images = (await raw.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [];
+    const snapshots = (await raw.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];
+    const used = new Set(images.flatMap((i) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId)));
+    raw.destroy();
+    return {
+        images: new Map(
+            images.map((i) => [
+                i.ImageId ?? "",
+                (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId ?? ""),
+            ]),
+        ),
+        /** Snapshots no AMI uses: every one of moto's snapshots belongs to a seeded AMI. */
+        orphans: snapshots.map((s) => s.SnapshotId ?? "").filter((s) => !used.has(s)),
+    };
 }

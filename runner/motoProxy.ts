@@ -401,3 +401,22 @@ export async function startMotoProxy(target: string, opts: ProxyOptions = {}): P
             }),
     };
 }
+
+export const FAULT_KINDS: FaultKind[] = ["500", "503", "throttle", "reset", "stall", "lost"];
+
+/**
+ * A fault plan: each call gets a fault with probability `share(call)`, its kind drawn from `kinds`, all from a
+ * seeded generator so that a run can be replayed.
+ */
+export function seededFaults(
+    seed: number,
+    share: (call: Call) => number,
+    kinds: FaultKind[] = FAULT_KINDS,
+): (call: Call) => FaultKind | undefined {
+    let s = seed;
+    const random = () => {
+        s = (s * 1103515245 + 12345) % 2 ** 31;
+        return s / 2 ** 31;
+    };
+    return (call) => (random() < share(call) ? kinds[Math.floor(random() * kinds.length)] : undefined);
+}

@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { settingsWith } from "../../functions/core/ami/settings";
 import type { UsageClients } from "../../functions/core/ami/usage";
@@ -16,16 +16,15 @@ import {
     hoursAgo,
     MOTO_ACCOUNT_ID,
     MOTO_REGION,
-    type Moto,
     motoCredentials,
+    motoState,
     type SeedAmi,
     startMoto,
 } from "../../runner/moto";
-import type { Call, FaultKind } from "../../runner/motoProxy";
+import { type Call, FAULT_KINDS, type FaultKind, seededFaults } from "../../runner/motoProxy";
 import { runCleanup } from "../../runner/run";
 
 const ROOT = join(__dirname, "..", "..");
-const KINDS: FaultKind[] = ["500", "503", "throttle", "reset", "stall", "lost"];
 const id = (n: number) => `ami-0f${n.toString(16).padStart(15, "0")}`;
 
 /** 20 expired AMIs to delete, 4 expired but kept by the keep tag, 6 young. */
@@ -49,20 +48,6 @@ function scenario(): { seed: SeedAmi[]; expired: string[]; stay: string[] } {
     return { seed, expired, stay };
 }
 
-/** Every `share` of calls gets a fault, drawn from a seeded generator so a failure can be replayed. */
-function faults(
-    seed: number,
-    share: (call: Call) => number,
-    kinds: FaultKind[] = KINDS,
-): (call: Call) => FaultKind | undefined {
-    let s = seed;
-    const random = () => {
-        s = (s * 1103515245 + 12345) % 2 ** 31;
-        return s / 2 ** 31;
-    };
-    return (call) => (random() < share(call) ? kinds[Math.floor(random() * kinds.length)] : undefined);
-}
-
 /** The product's client settings, with a deadline short enough for the proxy's stalls to break it. */
 function clientsAt(endpoint: string): UsageClients {
     const config = {
@@ -82,33 +67,9 @@ function clientsAt(endpoint: string): UsageClients {
 describe("nothing half-done with faults, against moto server", function () {
     this.timeout(300_000);
 
-    /** What moto holds, asked past the proxy (no faults). */
-    async function state(moto: Moto) {
-        const raw = new EC2Client({
-            endpoint: moto.motoEndpoint,
-            region: MOTO_REGION,
-            credentials: motoCredentials,
-        });
-        const images = (await raw.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [];
-        const snapshots =
-            (await raw.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];
-        const used = new Set(
-            images.flatMap((i) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId)),
-        );
-        return {
-            images: new Map(
-                images.map((i) => [
-                    i.ImageId ?? "",
-                    (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId),
-                ]),
-            ),
-            orphans: snapshots.map((s) => s.SnapshotId ?? "").filter((s) => !used.has(s)),
-        };
-    }
-
     const plans: [string, (call: Call) => number, FaultKind[]][] = [
-        ["10% of every call", () => 0.1, KINDS],
-        ["30% of every call", () => 0.3, KINDS],
+        ["10% of every call", () => 0.1, FAULT_KINDS],
+        ["30% of every call", () => 0.3, FAULT_KINDS],
         [
             "DescribeImages throttled 60%",
             (call) => (call.action === "DescribeImages" ? 0.6 : 0),
@@ -120,8 +81,8 @@ describe("nothing half-done with faults, against moto server", function () {
             const { seed, expired, stay } = scenario();
             const moto = await startMoto({ amis: seed, proxy: { stallMs: 1_500 } });
             try {
-                const before = await state(moto);
-                moto.proxy.setFaults(faults(20261202, share, kinds));
+                const before = await motoState(moto);
+                moto.proxy.setFaults(seededFaults(20261202, share, kinds));
                 const run = () =>
                     runCleanup({
                         clients: clientsAt(moto.endpoint),
@@ -132,7 +93,7 @@ describe("nothing half-done with faults, against moto server", function () {
                 const first = await run();
                 const second = await run();
                 moto.proxy.setFaults(undefined);
-                const after = await state(moto);
+                const after = await motoState(moto);
                 for (const keep of stay)
                     assert.deepEqual(
                         after.images.get(keep),
@@ -187,12 +148,12 @@ describe("nothing half-done with faults, against moto server", function () {
                     await new Promise((r) => setTimeout(r, 5));
                 child.kill("SIGKILL");
                 await exited;
-                const cut = await state(moto);
+                const cut = await motoState(moto);
                 const next = await runCleanup({
                     clients: clientsAt(moto.endpoint),
                     settings: settingsWith({ validHours: 24, protectInUse: false }),
                 });
-                const after = await state(moto);
+                const after = await motoState(moto);
                 assert.deepEqual(next.failed, []);
                 assert.deepEqual(
                     expired.filter((x) => after.images.has(x)),
