@@ -229,6 +229,8 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
                         "page.$": "$.continuation.page",
                         validHours: settings.validHours,
                         dryRun: settings.dryRun,
+                        disableForHours: settings.disableForHours,
+                        recycleBinDays: settings.recycleBinDays,
                         "expired.$": "$.listed.expired",
                         "inPage.$": "$.listed.count",
                         "remaining.$": "$.listed.remaining",

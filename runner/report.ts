@@ -16,10 +16,18 @@ function table(rows: string[][]): string {
 const LABELS = {
     deleted: "deleted",
     "would-delete": "would delete",
+    disabled: "disabled",
+    "would-disable": "would disable",
     "already-gone": "already gone (someone else)",
     kept: "kept",
     failed: "FAILED",
 } as const;
+
+function resultText(result: keyof typeof LABELS, detail: string): string {
+    if (result === "kept") return `kept: ${detail}`;
+    if (result === "disabled") return `disabled at ${detail}`;
+    return LABELS[result];
+}
 
 export function renderSummary(s: RunSummary): string {
     if (s.overlapSkipped) return "Skipped: an earlier run of this state machine is still running.\n";
@@ -31,7 +39,7 @@ export function renderSummary(s: RunSummary): string {
             image.imageId,
             image.name || "-",
             image.creationDate,
-            r ? (r.result === "kept" ? `kept: ${r.detail}` : LABELS[r.result]) : "-",
+            r ? resultText(r.result, r.detail) : "-",
             image.snapshotIds.join(",") || "-",
         ]);
     }
@@ -54,8 +62,14 @@ export function renderSummary(s: RunSummary): string {
             `snapshot ${x.snapshotId} (${x.reason}): ${LABELS[x.status]}${x.detail ? `: ${x.detail}` : ""}`,
         );
     const done = s.dryRun ? `would delete ${s.wouldDelete.length}` : `deleted ${s.deleted.length}`;
+    const disabled = s.dryRun ? s.wouldDisable.length : s.disabled.length;
+    const staged = disabled > 0 ? `, ${s.dryRun ? "would disable" : "disabled"} ${disabled}` : "";
+    if (s.retention)
+        lines.push(
+            `Recycle Bin: ${s.dryRun ? "would keep" : "keeps"} up to ${s.retention.retainedGiB} GiB of this run's deletions for ${s.retention.recycleBinDays} days (${s.retention.gibDays} GiB-days of snapshot storage); npm run restore brings them back`,
+        );
     lines.push(
-        `expired ${s.expired.length}, ${done}, already gone ${s.alreadyGone.length}, kept ${s.skipped.length}, failed ${s.failed.length}, about ${s.estimatedGiB} GiB of snapshots`,
+        `expired ${s.expired.length}, ${done}${staged}, already gone ${s.alreadyGone.length}, kept ${s.skipped.length}, failed ${s.failed.length}, about ${s.estimatedGiB} GiB of snapshots`,
         `${s.stats.executions} execution(s), ${s.stats.lambdaInvocations} Lambda invocations, ${s.stats.stateTransitions} state transitions`,
     );
     return `${lines.join("\n")}\n`;

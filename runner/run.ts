@@ -45,7 +45,7 @@ export interface LocalRunOptions {
     signal?: AbortSignal;
 }
 
-export type ImageResult = "deleted" | "would-delete" | "already-gone" | "kept" | "failed";
+export type ImageResult = ImageRecord["status"];
 
 export interface RunSummary {
     dryRun: boolean;
@@ -63,12 +63,21 @@ export interface RunSummary {
     deleted: { imageId: string; snapshotIds: string[] }[];
     /** Dry run only: what a real run would delete. */
     wouldDelete: { imageId: string; snapshotIds: string[] }[];
+    /** disableForHours: AMIs this run disabled, each deleted once it has stayed disabled that long. */
+    disabled: { imageId: string; disabledAt: string }[];
+    /** Dry run only: what a real run would disable. */
+    wouldDisable: { imageId: string }[];
     /** AMIs someone else deregistered between the listing and their batch: their snapshots are left alone. */
     alreadyGone: { imageId: string; snapshotIds: string[] }[];
     skippedSnapshots: { imageId: string; snapshotId: string; reason: string }[];
     failed: { imageId: string; error: string }[];
     /** Snapshots no AMI used: deletions an earlier run left unfinished, and (sweepOrphanSnapshots) orphans. */
     strays: SnapshotRecord[];
+    /**
+     * With recycleBinDays: what the Recycle Bin keeps of this run's deletions (dry run: would keep), from the
+     * volume sizes, so at most; the user pays standard snapshot storage for it until it expires.
+     */
+    retention?: { recycleBinDays: number; retainedGiB: number; gibDays: number };
     /** The run's own execution was not needed: an earlier run was still going. */
     overlapSkipped?: boolean;
     stats: RunStats;
@@ -99,6 +108,8 @@ export function resultsOf(s: RunSummary): Map<string, { result: ImageResult; det
     for (const d of s.deleted) out.set(d.imageId, { result: "deleted", detail: d.snapshotIds.join(",") });
     for (const d of s.wouldDelete)
         out.set(d.imageId, { result: "would-delete", detail: d.snapshotIds.join(",") });
+    for (const d of s.disabled) out.set(d.imageId, { result: "disabled", detail: d.disabledAt });
+    for (const d of s.wouldDisable) out.set(d.imageId, { result: "would-disable", detail: "" });
     for (const d of s.alreadyGone)
         out.set(d.imageId, { result: "already-gone", detail: d.snapshotIds.join(",") });
     for (const f of s.failed) out.set(f.imageId, { result: "failed", detail: f.error });
@@ -197,6 +208,10 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         imageId: r.imageId,
         snapshotIds: [...r.snapshotIds, ...r.alreadyGone],
     });
+    const gone = (status: string) => status === "deleted" || status === "would-delete";
+    const retainedGiB =
+        all.filter((r) => gone(r.status)).reduce((n, r) => n + (r.sizeGiB ?? 0), 0) +
+        [...strays.values()].filter((x) => gone(x.status)).reduce((n, x) => n + (x.sizeGiB ?? 0), 0);
     return {
         dryRun: settings.dryRun,
         validHours: settings.validHours,
@@ -205,6 +220,10 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         estimatedGiB,
         deleted: all.filter((r) => r.status === "deleted").map(done),
         wouldDelete: all.filter((r) => r.status === "would-delete").map(done),
+        disabled: all
+            .filter((r) => r.status === "disabled")
+            .map((r) => ({ imageId: r.imageId, disabledAt: r.disabledAt ?? "" })),
+        wouldDisable: all.filter((r) => r.status === "would-disable").map((r) => ({ imageId: r.imageId })),
         alreadyGone: all
             .filter((r) => r.status === "already-gone")
             .map((r) => ({ imageId: r.imageId, snapshotIds: r.leftSnapshots ?? [] })),
@@ -213,6 +232,15 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
             .filter((r) => r.status === "failed")
             .map((r) => ({ imageId: r.imageId, error: r.error ?? "" })),
         strays: [...strays.values()],
+        ...(settings.recycleBinDays > 0
+            ? {
+                  retention: {
+                      recycleBinDays: settings.recycleBinDays,
+                      retainedGiB,
+                      gibDays: retainedGiB * settings.recycleBinDays,
+                  },
+              }
+            : {}),
         ...(overlapSkipped ? { overlapSkipped } : {}),
         stats,
     };

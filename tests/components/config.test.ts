@@ -43,6 +43,8 @@ describe("stack config", () => {
             keepShared: true,
             keepLaunchedWithinDays: 0,
             sweepOrphanSnapshots: false,
+            disableForHours: 0,
+            recycleBinDays: 0,
             alertEmail: "",
             alertTopicArn: "",
         });
@@ -103,6 +105,8 @@ describe("stack config", () => {
             keepShared: "false",
             keepLaunchedWithinDays: "30",
             sweepOrphanSnapshots: "true",
+            disableForHours: "72",
+            recycleBinDays: "14",
             alertEmail: "ops@example.com",
         };
         assert.deepEqual(read(all), {
@@ -120,6 +124,8 @@ describe("stack config", () => {
                 keepShared: false,
                 keepLaunchedWithinDays: 30,
                 sweepOrphanSnapshots: true,
+                disableForHours: 72,
+                recycleBinDays: 14,
             },
             schedule: "cron(0 3 * * ? *)",
             regions: ["us-east-1", "eu-central-1", "us-gov-west-1"],

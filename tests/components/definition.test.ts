@@ -259,6 +259,8 @@ describe("state machine definition builder", () => {
             "keepShared",
             "keepLaunchedWithinDays",
             "sweepOrphanSnapshots",
+            "disableForHours",
+            "recycleBinDays",
         ]);
         assert.match(d.Comment, /dry run/);
     });

@@ -89,7 +89,15 @@ describe("IAM policy builders", () => {
                 "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
                 "arn:aws-us-gov:ec2:us-gov-west-1::snapshot/*",
             ],
-            Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": ["image-janitor:deleting"] } },
+            Condition: {
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": [
+                        "image-janitor:deleting",
+                        "image-janitor:image-id",
+                        "image-janitor:disabled-at",
+                    ],
+                },
+            },
         });
     });
 

@@ -166,7 +166,15 @@ describe("Pulumi program (mock runtime)", () => {
                     Effect: "Allow",
                     Action: "ec2:CreateTags",
                     Resource: ["arn:aws:ec2:us-east-1::image/*", "arn:aws:ec2:us-east-1::snapshot/*"],
-                    Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": ["image-janitor:deleting"] } },
+                    Condition: {
+                        "ForAllValues:StringEquals": {
+                            "aws:TagKeys": [
+                                "image-janitor:deleting",
+                                "image-janitor:image-id",
+                                "image-janitor:disabled-at",
+                            ],
+                        },
+                    },
                 },
             ],
         });
@@ -263,6 +271,8 @@ describe("Pulumi program (mock runtime)", () => {
             keepShared: true,
             keepLaunchedWithinDays: 0,
             sweepOrphanSnapshots: false,
+            disableForHours: 0,
+            recycleBinDays: 0,
         };
         assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
             settings,

@@ -394,8 +394,10 @@ describe("batch steps", () => {
             skippedSnapshots: i === 20 ? [{ snapshotId: "snap-x", reason: "in-use:image ami-9" }] : [],
             ...(i < 12 ? { error: "e".repeat(500) } : {}),
             ...(i >= 12 && i < 14 ? { reason: "keep-tag" } : {}),
+            // Only what is deleted counts towards the GiB and the Recycle Bin's GiB-days: 14 + 15 + … + 29.
+            sizeGiB: i,
         }));
-        const s = summarizeBatch(records);
+        const s = summarizeBatch(records, [], 7);
         assert.deepEqual(
             { ...s, failures: s.failures.length, keptImages: s.keptImages },
             {
@@ -403,6 +405,8 @@ describe("batch steps", () => {
                 images: 30,
                 deleted: 16,
                 wouldDelete: 0,
+                disabled: 0,
+                wouldDisable: 0,
                 alreadyGone: 0,
                 kept: 2,
                 failed: 12,
@@ -410,6 +414,8 @@ describe("batch steps", () => {
                 snapshotsSkipped: 1,
                 strayDeleted: 0,
                 strayFailed: 0,
+                deletedGiB: 344,
+                retainedGiBDays: 344 * 7,
                 failures: 10,
                 keptImages: [
                     { imageId: "ami-12", reason: "keep-tag" },

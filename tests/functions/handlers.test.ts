@@ -32,7 +32,7 @@ describe("Lambda tasks", () => {
             [{ settings: [] }, "settings must be an object of cleanup settings (got [])"],
             [
                 { settings: { ...settings, keep_latest: 2 } },
-                "keep_latest must be absent: it is not a setting (validHours, dryRun, maxConcurrency, callsPerBatch, keepTagKey, keepLatest, groupByTag, protectInUse, protectUnattachedLaunchConfigurations, keepPublic, keepShared, keepLaunchedWithinDays, sweepOrphanSnapshots) (got 2)",
+                "keep_latest must be absent: it is not a setting (validHours, dryRun, maxConcurrency, callsPerBatch, keepTagKey, keepLatest, groupByTag, protectInUse, protectUnattachedLaunchConfigurations, keepPublic, keepShared, keepLaunchedWithinDays, sweepOrphanSnapshots, disableForHours, recycleBinDays) (got 2)",
             ],
             [{ settings: { dryRun: true } }, "settings.validHours is required"],
         ];

@@ -51,6 +51,7 @@ describe("pages", () => {
         assert.deepEqual(first.batches[0].images[0], {
             imageId: item(1).imageId,
             snapshotIds: item(1).snapshotIds,
+            sizeGiB: 8,
         });
         assert.deepEqual(
             [first.count, first.more, first.remaining, first.cursor, first.estimatedGiB, first.skippedCount],

@@ -29,6 +29,8 @@ describe("cleanup settings", () => {
             keepShared: true,
             keepLaunchedWithinDays: 0,
             sweepOrphanSnapshots: false,
+            disableForHours: 0,
+            recycleBinDays: 0,
         });
     });
 
@@ -85,6 +87,8 @@ describe("cleanup settings", () => {
             "no-keep-shared",
             "keep-launched-within-days",
             "sweep-orphan-snapshots",
+            "disable-for-hours",
+            "recycle-bin-days",
         ]);
     });
 });

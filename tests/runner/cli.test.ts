@@ -135,6 +135,8 @@ describe("cleanup CLI", function () {
                 "estimatedGiB",
                 "deleted",
                 "wouldDelete",
+                "disabled",
+                "wouldDisable",
                 "alreadyGone",
                 "skippedSnapshots",
                 "failed",

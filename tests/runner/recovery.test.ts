@@ -59,8 +59,12 @@ describe("nothing half-done, through the runner", () => {
         );
         assert.deepEqual([...fake.images.keys()], [], "both AMIs were deregistered");
         assert.deepEqual(orphans(fake).sort(), ["snap-01a", "snap-01b", "snap-02a", "snap-02b"]);
+        // Each snapshot says which AMI it was deleted with: the Recycle Bin does not, and `npm run restore` needs it.
         for (const s of fake.snapshots.values())
-            assert.deepEqual(s.Tags, [{ Key: "image-janitor:deleting", Value: "true" }]);
+            assert.deepEqual(s.Tags, [
+                { Key: "image-janitor:deleting", Value: "true" },
+                { Key: "image-janitor:image-id", Value: `ami-${s.SnapshotId?.slice(5, 7)}` },
+            ]);
 
         refused = false;
         const second = await run();
@@ -114,6 +118,7 @@ describe("nothing half-done, through the runner", () => {
             fake.snapshots.set(id, {
                 SnapshotId: id,
                 Description: description,
+                VolumeSize: 8,
                 StartTime: start,
                 State: "completed",
                 Tags: tags,
@@ -136,13 +141,13 @@ describe("nothing half-done, through the runner", () => {
 
         const dry = await run({ dryRun: true, sweepOrphanSnapshots: true });
         assert.deepEqual(dry.strays, [
-            { snapshotId: "snap-09a", reason: "orphan of ami-09", status: "would-delete" },
+            { snapshotId: "snap-09a", reason: "orphan of ami-09", sizeGiB: 8, status: "would-delete" },
         ]);
         assert.ok(fake.snapshots.has("snap-09a"), "a dry run deletes nothing");
 
         const swept = await run({ sweepOrphanSnapshots: true });
         assert.deepEqual(swept.strays, [
-            { snapshotId: "snap-09a", reason: "orphan of ami-09", status: "deleted" },
+            { snapshotId: "snap-09a", reason: "orphan of ami-09", sizeGiB: 8, status: "deleted" },
         ]);
         assert.deepEqual([...fake.snapshots.keys()].sort(), [
             "snap-01a",

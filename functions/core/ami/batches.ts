@@ -10,13 +10,14 @@ import {
     type DeregisterResult,
     deleteSnapshots,
     deregisterImage,
+    disableImage,
     type SnapshotSkip,
     tagForDeletion,
 } from "./deletion";
 import type { ImageRef } from "./listing";
 import { type Attempt, isRetryable, type PoolOptions, runPool } from "./pool";
-import { currentImages, sharedWith } from "./recheck";
-import { CANDIDATE_STATES, imageKeepReason, Reasons } from "./selection";
+import { type Current, currentImages, sharedWith } from "./recheck";
+import { CANDIDATE_STATES, imageKeepReason, Reasons, stageOf } from "./selection";
 import type { CleanupSettings } from "./settings";
 
 /** AMIs per Map item. A hundred keeps invocations at about 20 per 1,000 AMIs and a batch well inside 15 min. */
@@ -30,11 +31,16 @@ export interface SnapshotRef {
     snapshotId: string;
     /** `unfinished`, or `orphan of ami-…`. */
     reason: string;
+    /** Its volume's size: what the Recycle Bin keeps of it, at most. */
+    sizeGiB?: number;
 }
 
 /** One AMI after the deregister step. */
 export interface DeregisteredImage extends ImageRef {
-    outcome: DeregisterResult["outcome"] | "kept" | "failed";
+    /** `disabled` and `would-disable`: the first stage of disableForHours, nothing deleted yet. */
+    outcome: DeregisterResult["outcome"] | "disabled" | "would-disable" | "kept" | "failed";
+    /** When the cleanup disabled it: it is deleted disableForHours after. */
+    disabledAt?: string;
     deletedWithImage?: string[];
     usedByOthers?: string[];
     /** Why a kept AMI was kept. */
@@ -45,7 +51,11 @@ export interface DeregisteredImage extends ImageRef {
 /** One AMI after both steps: what the run reports for it. */
 export interface ImageRecord {
     imageId: string;
-    status: "deleted" | "would-delete" | "already-gone" | "kept" | "failed";
+    status: "deleted" | "would-delete" | "disabled" | "would-disable" | "already-gone" | "kept" | "failed";
+    /** What deleting it frees (and, with recycleBinDays, what the Recycle Bin keeps), at most. */
+    sizeGiB?: number;
+    /** Disabled by this run: it is deleted once it has stayed disabled disableForHours from then. */
+    disabledAt?: string;
     /** Snapshots deleted (dry run: that would be), including those EC2 deleted with the image. */
     snapshotIds: string[];
     /** Snapshots already gone when this run came to delete them. */
@@ -70,6 +80,9 @@ export interface BatchSummary {
     images: number;
     deleted: number;
     wouldDelete: number;
+    /** Disabled by this batch (dry run: that would be), to be deleted after disableForHours. */
+    disabled: number;
+    wouldDisable: number;
     alreadyGone: number;
     kept: number;
     failed: number;
@@ -78,6 +91,10 @@ export interface BatchSummary {
     /** Unfinished and orphaned snapshots deleted (dry run: that would be). */
     strayDeleted: number;
     strayFailed: number;
+    /** GiB deleted (dry run: that would be), from the volume sizes: at most what is freed. */
+    deletedGiB: number;
+    /** With recycleBinDays: deletedGiB kept in the Recycle Bin that many days, the storage the user pays for. */
+    retainedGiBDays: number;
     failures: { id: string; error: string }[];
     keptImages: { imageId: string; reason: string }[];
 }
@@ -88,8 +105,9 @@ const describe = (err: unknown) => `${errorName(err)}: ${errorMessage(err)}`;
  * Deregisters a batch. Each AMI is looked up again first: one gone since the listing was deregistered by someone
  * else (its snapshots are left alone); one no longer in a state the cleanup deletes, or newly kept by a rule its
  * own description decides, is kept; one shared with another account is kept (read here, once, for the AMIs about
- * to go only). The rest are tagged as being deleted, then deregistered. Only running out of time fails the whole
- * batch (the state retries it).
+ * to go only). With disableForHours, those the cleanup has not disabled yet are disabled and tagged with when;
+ * the rest are tagged as being deleted, then deregistered. Only running out of time fails the whole batch (the
+ * state retries it).
  */
 export async function deregisterBatch(
     ec2: EC2Client,
@@ -123,18 +141,36 @@ export async function deregisterBatch(
         const reason = CANDIDATE_STATES.has(c.state) ? imageKeepReason(c, settings, now) : `state:${c.state}`;
         // The snapshots it has now, not those it had when listed.
         if (reason) kept(image, reason);
-        else toWork.push({ imageId: image.imageId, snapshotIds: c.snapshotIds });
+        else toWork.push({ ...image, snapshotIds: c.snapshotIds });
     }
-    let toDeregister = toWork;
+    let allowed = toWork;
     if (settings.keepShared) {
+        // Read before disabling: DisableImage removes every launch permission, and EnableImage restores none.
         const shares = await runPool(toWork, (image) => sharedWith(ec2, image.imageId), pool);
-        toDeregister = [];
+        allowed = [];
         shares.forEach((r, i) => {
             if (!r.ok) failed(toWork[i], "DescribeImageAttribute", r.error);
             else if (r.value) kept(toWork[i], r.value);
-            else toDeregister.push(toWork[i]);
+            else allowed.push(toWork[i]);
         });
     }
+    // Every AMI here was found by the re-check.
+    const seen = (image: ImageRef) => current.get(image.imageId) as Current;
+    const toDisable = allowed.filter((image) => stageOf(seen(image), settings) === "disable");
+    const toDeregister = allowed.filter((image) => stageOf(seen(image), settings) === "delete");
+    const disabled = await runPool(
+        toDisable,
+        (image) =>
+            disableImage(ec2, { ...image, state: seen(image).state, dryRun: settings.dryRun }, now, log),
+        pool,
+    );
+    disabled.forEach((r, i) => {
+        const image = toDisable[i];
+        if (!r.ok) failed(image, "DisableImage", r.error);
+        else if (r.value.outcome === "already-gone") out.push({ ...image, outcome: "already-gone" });
+        else if (r.value.outcome === "dry-run") out.push({ ...image, outcome: "would-disable" });
+        else out.push({ ...image, outcome: "disabled", disabledAt: r.value.disabledAt ?? "" });
+    });
     const tagged = new Set<string>();
     const deregister = async (image: ImageRef, attempt: Attempt): Promise<DeregisterResult | undefined> => {
         const input = { ...image, dryRun: settings.dryRun };
@@ -218,7 +254,15 @@ export async function deleteBatchSnapshots(
     );
     const byId = new Map(workable.map((image, n) => [image.imageId, results[n]]));
     const records = images.map((image): ImageRecord => {
-        const base = { imageId: image.imageId, alreadyGone: [], skippedSnapshots: [] };
+        const base = {
+            imageId: image.imageId,
+            alreadyGone: [],
+            skippedSnapshots: [],
+            ...(image.sizeGiB !== undefined ? { sizeGiB: image.sizeGiB } : {}),
+        };
+        if (image.outcome === "disabled")
+            return { ...base, status: "disabled", snapshotIds: [], disabledAt: image.disabledAt ?? "" };
+        if (image.outcome === "would-disable") return { ...base, status: "would-disable", snapshotIds: [] };
         if (image.outcome === "kept")
             return { ...base, status: "kept", snapshotIds: [], reason: image.reason ?? "kept" };
         if (image.outcome === "failed")
@@ -272,10 +316,18 @@ async function deleteStrays(
 }
 
 /** Counts over the batch, with the first few failures and keeps by name. */
-export function summarizeBatch(records: ImageRecord[], strays: SnapshotRecord[] = []): BatchSummary {
+export function summarizeBatch(
+    records: ImageRecord[],
+    strays: SnapshotRecord[] = [],
+    recycleBinDays = 0,
+): BatchSummary {
     const count = (status: ImageRecord["status"]) => records.filter((r) => r.status === status).length;
     const failed = records.filter((r) => r.status === "failed");
     const straysFailed = strays.filter((s) => s.status === "failed");
+    const gone = (status: string) => status === "deleted" || status === "would-delete";
+    const deletedGiB =
+        records.filter((r) => gone(r.status)).reduce((n, r) => n + (r.sizeGiB ?? 0), 0) +
+        strays.filter((s) => gone(s.status)).reduce((n, s) => n + (s.sizeGiB ?? 0), 0);
     const failures = [
         ...failed.map((r) => ({ id: r.imageId, error: r.error ?? "" })),
         ...straysFailed.map((s) => ({ id: s.snapshotId, error: s.detail ?? "" })),
@@ -285,13 +337,17 @@ export function summarizeBatch(records: ImageRecord[], strays: SnapshotRecord[] 
         images: records.length,
         deleted: count("deleted"),
         wouldDelete: count("would-delete"),
+        disabled: count("disabled"),
+        wouldDisable: count("would-disable"),
         alreadyGone: count("already-gone"),
         kept: count("kept"),
         failed: failed.length,
         snapshotsDeleted: records.reduce((n, r) => n + r.snapshotIds.length, 0),
         snapshotsSkipped: records.reduce((n, r) => n + r.skippedSnapshots.length, 0),
-        strayDeleted: strays.filter((s) => s.status === "deleted" || s.status === "would-delete").length,
+        strayDeleted: strays.filter((s) => gone(s.status)).length,
         strayFailed: straysFailed.length,
+        deletedGiB,
+        retainedGiBDays: deletedGiB * recycleBinDays,
         failures: failures.slice(0, SUMMARY_EXAMPLES).map((f) => ({
             ...f,
             error: f.error.slice(0, SUMMARY_ERROR_CHARS),

@@ -6,6 +6,7 @@ import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
     type DeregisterImageCommandOutput,
+    DisableImageCommand,
     type EC2Client,
 } from "@aws-sdk/client-ec2";
 import {
@@ -24,7 +25,7 @@ import {
 } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
 import type { Attempt } from "./pool";
-import { DELETING_TAG } from "./tags";
+import { DISABLED_AT_TAG_KEY, deletionTags } from "./tags";
 
 export interface DeregisterResult {
     imageId: string;
@@ -76,7 +77,7 @@ export async function tagForDeletion(
         await ec2.send(
             new CreateTagsCommand({
                 Resources: [input.imageId, ...input.snapshotIds],
-                Tags: [DELETING_TAG],
+                Tags: deletionTags(input.imageId),
                 DryRun: input.dryRun,
             }),
         );
@@ -85,6 +86,57 @@ export async function tagForDeletion(
         throw wrapAwsError(input.imageId, "CreateTags", err);
     }
     log({ message: "tagged for deletion", imageId: input.imageId, snapshotIds: input.snapshotIds });
+}
+
+export interface DisableResult {
+    imageId: string;
+    /** `disabled` by this run (or already disabled by someone else, now carrying the cleanup's tag), `already-gone`, `dry-run`. */
+    outcome: "disabled" | "already-gone" | "dry-run";
+    /** When the cleanup's wait started: the disabled-at tag's value. */
+    disabledAt?: string;
+}
+
+/**
+ * The first stage of deleting: DisableImage (unless the AMI is disabled already), then the tag that says when.
+ * In that order, so a run cut between the two leaves a disabled AMI without the cleanup's tag, which the next run
+ * tags and waits for again: never an available AMI with the tag, which would read as re-enabled by its owner.
+ */
+export async function disableImage(
+    ec2: EC2Client,
+    input: { imageId: string; state: string; dryRun: boolean },
+    now: Date,
+    log: Log = silentLog,
+): Promise<DisableResult> {
+    const { imageId, dryRun } = input;
+    const disabledAt = now.toISOString();
+    try {
+        if (input.state !== "disabled")
+            await ec2.send(new DisableImageCommand({ ImageId: imageId, DryRun: dryRun }));
+    } catch (err) {
+        const name = errorName(err);
+        if (IMAGE_GONE.has(name)) {
+            log({ message: "already gone", imageId, reason: name });
+            return { imageId, outcome: "already-gone" };
+        }
+        if (!(dryRun && name === DRY_RUN)) throw wrapAwsError(imageId, "DisableImage", err);
+    }
+    try {
+        await ec2.send(
+            new CreateTagsCommand({
+                Resources: [imageId],
+                Tags: [{ Key: DISABLED_AT_TAG_KEY, Value: disabledAt }],
+                DryRun: dryRun,
+            }),
+        );
+    } catch (err) {
+        if (dryRun && errorName(err) === DRY_RUN) {
+            log({ message: "would disable", imageId });
+            return { imageId, outcome: "dry-run" };
+        }
+        throw wrapAwsError(imageId, "CreateTags", err);
+    }
+    log({ message: "disabled", imageId, disabledAt, wasDisabled: input.state === "disabled" });
+    return { imageId, outcome: "disabled", disabledAt };
 }
 
 /** Deregisters one AMI, with the snapshots EC2 can delete in the same call. */

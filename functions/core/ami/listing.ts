@@ -25,8 +25,8 @@ export interface ImageItem {
     sizeGiB?: number;
 }
 
-/** What deleting an AMI needs: its id and its EBS snapshots. */
-export type ImageRef = Pick<ImageItem, "imageId" | "snapshotIds">;
+/** What deleting an AMI needs: its id and its EBS snapshots, and its size for the report. */
+export type ImageRef = Pick<ImageItem, "imageId" | "snapshotIds" | "sizeGiB">;
 
 export interface Listing {
     /** To delete: compact Map items. */
@@ -146,7 +146,7 @@ async function findStrays(
                 const tags = tagsOf(snap);
                 if (tags[DELETING_TAG.Key] === DELETING_TAG.Value) {
                     log({ message: "unfinished deletion", snapshotId });
-                    strays.push({ snapshotId, reason: "unfinished" });
+                    strays.push({ snapshotId, reason: "unfinished", sizeGiB: snap.VolumeSize ?? 0 });
                     continue;
                 }
                 const madeFor = MADE_FOR_AMI.exec(snap.Description ?? "")?.[1];
@@ -160,7 +160,11 @@ async function findStrays(
                     !hasKeepTag(tags, settings.keepTagKey)
                 ) {
                     log({ message: "orphaned snapshot", snapshotId, madeFor });
-                    strays.push({ snapshotId, reason: `orphan of ${madeFor}` });
+                    strays.push({
+                        snapshotId,
+                        reason: `orphan of ${madeFor}`,
+                        sizeGiB: snap.VolumeSize ?? 0,
+                    });
                 }
             }
         }

@@ -76,7 +76,11 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
     let count = 0;
     let estimatedGiB = 0;
     for (const item of next) {
-        const ref: ImageRef = { imageId: item.imageId, snapshotIds: item.snapshotIds };
+        const ref: ImageRef = {
+            imageId: item.imageId,
+            snapshotIds: item.snapshotIds,
+            ...(item.sizeGiB !== undefined ? { sizeGiB: item.sizeGiB } : {}),
+        };
         const startsBatch = count % batchSize === 0;
         const cost = JSON.stringify(ref).length + 1 + (startsBatch ? EMPTY_BATCH_BYTES : 0);
         if (bytes + cost > maxBytes && count > 0) break;

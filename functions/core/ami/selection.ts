@@ -1,6 +1,7 @@
 // Which expired AMIs are kept, and why: the keep rules in the order they apply. Pure: the EC2 lookups happen
 // elsewhere and arrive here as plain data.
 import type { CleanupSettings } from "./settings";
+import { DISABLED_AT_TAG_KEY, RESTORED_AT_TAG_KEY } from "./tags";
 
 /** The AMI states the cleanup may delete from; pending, failed, error, invalid and transient AMIs are never touched. */
 export const CANDIDATE_STATES: ReadonlySet<string> = new Set(["available", "disabled"]);
@@ -26,7 +27,7 @@ export interface Candidate {
 /** The settings the keep rules read. */
 export type Guardrails = Pick<
     CleanupSettings,
-    "keepTagKey" | "keepLatest" | "groupByTag" | "keepPublic" | "keepLaunchedWithinDays"
+    "keepTagKey" | "keepLatest" | "groupByTag" | "keepPublic" | "keepLaunchedWithinDays" | "disableForHours"
 >;
 
 /** AMI id → why AWS can still launch from it (`in-use:…`), first lookup that found it wins. */
@@ -40,10 +41,17 @@ export interface Skipped {
 /** The reason strings, in the order the rules apply; the README's "What it keeps, and why" table lists them. */
 export const Reasons = {
     keepTag: "keep-tag",
+    /** `npm run restore` brought it back from the Recycle Bin. */
+    restored: "restored",
+    /** The cleanup disabled it and someone enabled it again: they are obeyed. */
+    reEnabled: "re-enabled",
     deregistrationProtection: "deregistration-protection",
     public: "public",
     launchedRecently: (at: string) => `launched-recently ${at}`,
     keepLatest: "keep-latest",
+    /** Disabled by the cleanup, deleted once it has stayed disabled disableForHours. */
+    disabledUntil: (at: string) => `disabled-until ${at}`,
+    disabledAtUnreadable: (value: string) => `disabled-at-unreadable ${value}`,
 } as const;
 
 const TRAILING_TIMESTAMP = /[-_. ]*\d{4}-?\d{2}-?\d{2}T[\d:.]+Z?$/i;
@@ -89,18 +97,23 @@ export function hasKeepTag(tags: Record<string, string>, keepTagKey: string): bo
     return value !== undefined && value.trim().toLowerCase() !== "false";
 }
 
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * The rules an AMI's own description decides: what the listing knows of it, and what the batch's re-check sees
  * again just before deleting. First matching rule wins.
  */
 export function imageKeepReason(
-    c: Pick<Candidate, "tags" | "protected" | "public" | "lastLaunchedTime">,
+    c: Pick<Candidate, "state" | "tags" | "protected" | "public" | "lastLaunchedTime">,
     rules: Guardrails,
     now: Date,
 ): string | undefined {
     if (hasKeepTag(c.tags, rules.keepTagKey)) return Reasons.keepTag;
+    if (c.tags[RESTORED_AT_TAG_KEY] !== undefined) return Reasons.restored;
+    const disabledAt = c.tags[DISABLED_AT_TAG_KEY];
+    // Whatever disableForHours says now: the user's EnableImage is obeyed until they remove the cleanup's tag.
+    if (disabledAt !== undefined && c.state === "available") return Reasons.reEnabled;
     if (c.protected) return Reasons.deregistrationProtection;
     if (rules.keepPublic && c.public) return Reasons.public;
     const launched = c.lastLaunchedTime ? Date.parse(c.lastLaunchedTime) : Number.NaN;
@@ -108,7 +121,24 @@ export function imageKeepReason(
     if (window > 0 && !Number.isNaN(launched) && now.getTime() - launched <= window) {
         return Reasons.launchedRecently(c.lastLaunchedTime ?? "");
     }
+    if (disabledAt !== undefined && c.state === "disabled" && rules.disableForHours > 0) {
+        const at = Date.parse(disabledAt);
+        if (Number.isNaN(at)) return Reasons.disabledAtUnreadable(disabledAt);
+        const until = at + rules.disableForHours * HOUR_MS;
+        if (now.getTime() < until) return Reasons.disabledUntil(new Date(until).toISOString());
+    }
     return undefined;
+}
+
+/**
+ * What the cleanup does with an AMI no rule keeps: with disableForHours, one it has not disabled yet is disabled
+ * first (one someone else disabled gets the cleanup's tag, and its wait starts then); the rest are deleted.
+ */
+export function stageOf(
+    c: Pick<Candidate, "tags">,
+    rules: Pick<Guardrails, "disableForHours">,
+): "disable" | "delete" {
+    return rules.disableForHours > 0 && c.tags[DISABLED_AT_TAG_KEY] === undefined ? "disable" : "delete";
 }
 
 /** The reason an expired AMI is kept, or undefined when it may be deleted. First matching rule wins. */

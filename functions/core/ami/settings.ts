@@ -37,6 +37,16 @@ export interface CleanupSettings {
      * older than validHours, in use by no AMI, without the keep tag.
      */
     sweepOrphanSnapshots: boolean;
+    /**
+     * Disable an AMI (DisableImage) before deleting it, and delete it only once it has stayed disabled this many
+     * hours: whatever still launches from it fails while EnableImage can still bring it back. 0 deletes at once.
+     */
+    disableForHours: number;
+    /**
+     * Days the Recycle Bin keeps what the cleanup deletes (the program's retention rules match the cleanup's
+     * deletion tag); 0 creates no rules. The cleanup reports the retention it adds, in GiB × days.
+     */
+    recycleBinDays: number;
 }
 
 export type SettingKey = keyof CleanupSettings;
@@ -84,6 +94,9 @@ export const SETTINGS: { [K in SettingKey]: SettingSpec<CleanupSettings[K]> } = 
     keepShared: { type: "boolean", default: true, parse: bool },
     keepLaunchedWithinDays: { type: "integer", default: 0, parse: integer(0, 3650) },
     sweepOrphanSnapshots: { type: "boolean", default: false, parse: bool },
+    disableForHours: { type: "integer", default: 0, parse: integer(0, 8760) },
+    // Recycle Bin retention rules keep snapshots and EBS-backed AMIs for 1 to 365 days.
+    recycleBinDays: { type: "integer", default: 0, parse: integer(0, 365) },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];

@@ -88,7 +88,15 @@ function parseImageRef(value: unknown, key: string): ImageRef {
             "a list of snapshot ids like snap-0123456789abcdef0",
         );
     }
-    return { imageId: image.imageId, snapshotIds };
+    return { imageId: image.imageId, snapshotIds, ...sizeOf(image.sizeGiB, `${key}.sizeGiB`) };
+}
+
+/** A size in GiB, when the event gives one: it only feeds the report. */
+function sizeOf(value: unknown, key: string): { sizeGiB?: number } {
+    if (value === undefined) return {};
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+        throw invalidInput(key, value, "a size in GiB, 0 or more");
+    return { sizeGiB: value };
 }
 
 /** A batch's AMIs: none for a batch of snapshots only. */
@@ -112,7 +120,11 @@ function parseSnapshotRefs(value: unknown, key: string): SnapshotRef[] {
                 ref?.snapshotId,
                 "a snapshot id like snap-0123456789abcdef0",
             );
-        return { snapshotId: ref.snapshotId, reason: String(ref.reason ?? "") };
+        return {
+            snapshotId: ref.snapshotId,
+            reason: String(ref.reason ?? ""),
+            ...sizeOf(ref.sizeGiB, `${key}[${i}].sizeGiB`),
+        };
     });
 }
 
@@ -166,7 +178,15 @@ export function deregisterBatchHandler(ec2: EC2Client, opts: HandlerOptions = {}
     };
 }
 
-const OUTCOMES = new Set(["deregistered", "already-gone", "dry-run", "kept", "failed"]);
+const OUTCOMES = new Set([
+    "deregistered",
+    "already-gone",
+    "dry-run",
+    "disabled",
+    "would-disable",
+    "kept",
+    "failed",
+]);
 
 function parseDeregistered(value: unknown): DeregisteredImage[] {
     const images = (value as { images?: unknown } | undefined)?.images;
@@ -185,6 +205,7 @@ function parseDeregistered(value: unknown): DeregisteredImage[] {
             ...(deletedWithImage ? { deletedWithImage } : {}),
             ...(usedByOthers ? { usedByOthers } : {}),
             ...(raw.reason ? { reason: String(raw.reason) } : {}),
+            ...(raw.disabledAt ? { disabledAt: String(raw.disabledAt) } : {}),
             ...(raw.error ? { error: String(raw.error) } : {}),
         };
     });
@@ -208,6 +229,9 @@ export function deleteSnapshotsBatchHandler(ec2: EC2Client, opts: HandlerOptions
         const strays = parseSnapshotRefs(event?.snapshots, "snapshots");
         const pool = poolOptions(settings, context, opts);
         const records = await deleteBatchSnapshots(ec2, images, settings.dryRun, pool, log, strays);
-        return { summary: summarizeBatch(records.images, records.snapshots), ...records };
+        return {
+            summary: summarizeBatch(records.images, records.snapshots, settings.recycleBinDays),
+            ...records,
+        };
     };
 }
