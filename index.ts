@@ -52,6 +52,7 @@ export const functionNames = byRegion((c) => c.functionNames);
 export const scheduleNames = byRegion((c) => c.scheduleName);
 export const logGroupNames = byRegion((c) => c.logGroupNames);
 export const alertTopicArns = byRegion((c) => c.alertTopicArn);
+export const recycleBinRuleArns = byRegion((c) => c.recycleBinRuleArns);
 export const repositoryName = repository.repositoryName;
 export const repositoryUrl = repository.repositoryUrl;
 export const ecrEmptyMode = config.ecrEmptyMode;

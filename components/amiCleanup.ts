@@ -16,6 +16,7 @@ import {
     stateMachinePolicy,
     stateMachineSelfPolicy,
 } from "./policies";
+import { RECYCLE_BIN_RESOURCES, type RecycleBinKey, recycleBinRuleArgs } from "./recycleBin";
 import { serviceRole } from "./serviceRole";
 import { CLEANUP_COMPONENT_TAG } from "./tags";
 
@@ -41,7 +42,7 @@ interface FunctionSpec {
     description: string;
     timeout: number;
     memorySize: number;
-    policy: (logGroupArn: string, scope: Scope) => PolicyDocument;
+    policy: (logGroupArn: string, scope: Scope, settings: CleanupSettings) => PolicyDocument;
 }
 
 const FUNCTIONS: Record<FunctionKey, FunctionSpec> = {
@@ -79,6 +80,8 @@ export class AmiCleanup extends pulumi.ComponentResource {
     public readonly logGroupNames: pulumi.Output<Record<FunctionKey | "stateMachine", string>>;
     /** The topic alerts go to, when alerts are on. */
     public readonly alertTopicArn: pulumi.Output<string | undefined>;
+    /** With recycleBinDays: the region's Recycle Bin retention rules for the cleanup's deletions. */
+    public readonly recycleBinRuleArns: pulumi.Output<Record<RecycleBinKey, string> | undefined>;
 
     constructor(name: string, args: AmiCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("image-janitor:ami:AmiCleanup", name, {}, opts);
@@ -102,13 +105,34 @@ export class AmiCleanup extends pulumi.ComponentResource {
                     ...spec,
                     logRetentionDays: retentionInDays,
                     policy: (logGroupArn) =>
-                        pulumi.all([logGroupArn, scope]).apply(([arn, sc]) => spec.policy(arn, sc)),
+                        pulumi
+                            .all([logGroupArn, scope])
+                            .apply(([arn, sc]) => spec.policy(arn, sc, args.settings)),
                 },
                 parent,
             );
             functions[key] = built.fn;
             logGroups[key] = built.logGroup;
         }
+
+        // Before the state machine: nothing is deleted before the rules that keep it exist.
+        const days = args.settings.recycleBinDays;
+        const rules =
+            days > 0
+                ? (Object.fromEntries(
+                      (Object.keys(RECYCLE_BIN_RESOURCES) as RecycleBinKey[]).map((key) => [
+                          key,
+                          new aws.rbin.Rule(
+                              `${name}-bin-${key}`,
+                              {
+                                  ...recycleBinRuleArgs(key, days),
+                                  tags: { [CLEANUP_COMPONENT_TAG.key]: CLEANUP_COMPONENT_TAG.value },
+                              },
+                              parent,
+                          ),
+                      ]),
+                  ) as Record<RecycleBinKey, aws.rbin.Rule>)
+                : undefined;
 
         const machineLogGroup = new aws.cloudwatch.LogGroup(
             `${name}-machine`,
@@ -150,7 +174,7 @@ export class AmiCleanup extends pulumi.ComponentResource {
                     logDestination: pulumi.interpolate`${machineLogGroup.arn}:*`,
                 },
             },
-            { parent: this, dependsOn: [machinePolicy] },
+            { parent: this, dependsOn: [machinePolicy, ...(rules ? [rules.images, rules.snapshots] : [])] },
         );
         const selfPolicy = new aws.iam.RolePolicy(
             `${name}-machine-self`,
@@ -186,6 +210,9 @@ export class AmiCleanup extends pulumi.ComponentResource {
             ? this.alertOnFailure(name, machine.arn, args.alerts)
             : pulumi.output(undefined);
 
+        this.recycleBinRuleArns = rules
+            ? pulumi.output({ images: rules.images.arn, snapshots: rules.snapshots.arn })
+            : pulumi.output(undefined);
         this.stateMachineArn = machine.arn;
         this.functionNames = pulumi.output({
             list: functions.list.name,
@@ -205,6 +232,7 @@ export class AmiCleanup extends pulumi.ComponentResource {
             scheduleName: this.scheduleName,
             logGroupNames: this.logGroupNames,
             alertTopicArn: this.alertTopicArn,
+            recycleBinRuleArns: this.recycleBinRuleArns,
         });
     }
 

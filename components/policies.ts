@@ -1,5 +1,6 @@
 // Pure builders for every IAM document the program attaches: plain values in, plain JSON-able objects out.
-import { CLEANUP_TAG_KEYS } from "../functions/core/ami/tags";
+import type { CleanupSettings } from "../functions/core/ami/settings";
+import { CLEANUP_TAG_KEYS, DISABLED_AT_TAG_KEY } from "../functions/core/ami/tags";
 
 export interface Statement {
     Sid?: string;
@@ -79,10 +80,15 @@ export function listImagesPolicy(logGroupArn: string, s: Scope): PolicyDocument 
 
 /**
  * AMI and snapshot ARNs carry no account id, so the narrowest scope is every image and snapshot in the region.
- * DeleteSnapshot is here because DeregisterImage's DeleteAssociatedSnapshots deletes them in the same call;
+ * DisableImage is disableForHours' first stage; EnableImage is not here: the cleanup never re-enables, a person
+ * does (and is obeyed). DeleteSnapshot is here because DeregisterImage's DeleteAssociatedSnapshots deletes them in the same call;
  * DescribeImages re-checks each batch just before deleting, and DescribeImageAttribute reads launch permissions.
  */
-export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocument {
+export function deregisterImagePolicy(
+    logGroupArn: string,
+    s: Scope,
+    settings: Pick<CleanupSettings, "disableForHours">,
+): PolicyDocument {
     return doc(
         logWriteStatement(`${logGroupArn}:*`),
         {
@@ -94,7 +100,11 @@ export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocu
         {
             Sid: "DeregisterImages",
             Effect: "Allow",
-            Action: "ec2:DeregisterImage",
+            // Only when the first stage is on: with disableForHours 0 the cleanup never disables.
+            Action:
+                settings.disableForHours > 0
+                    ? ["ec2:DisableImage", "ec2:DeregisterImage"]
+                    : "ec2:DeregisterImage",
             Resource: `arn:${s.partition}:ec2:${s.region}::image/*`,
         },
         {
@@ -103,7 +113,11 @@ export function deregisterImagePolicy(logGroupArn: string, s: Scope): PolicyDocu
             Action: "ec2:DeleteSnapshot",
             Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
         },
-        tagOwnKeysStatement("MarkForDeletion", s, [...CLEANUP_TAG_KEYS]),
+        tagOwnKeysStatement(
+            "MarkForDeletion",
+            s,
+            CLEANUP_TAG_KEYS.filter((key) => settings.disableForHours > 0 || key !== DISABLED_AT_TAG_KEY),
+        ),
     );
 }
 

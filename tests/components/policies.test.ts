@@ -38,7 +38,8 @@ const STAR_ONLY = new Set([
 describe("IAM policy builders", () => {
     const all: PolicyDocument[] = [
         listImagesPolicy(LOG, scope),
-        deregisterImagePolicy(LOG, scope),
+        deregisterImagePolicy(LOG, scope, { disableForHours: 0 }),
+        deregisterImagePolicy(LOG, scope, { disableForHours: 24 }),
         deleteSnapshotsPolicy(LOG, scope),
         stateMachinePolicy(["arn:fn:1"]),
         schedulerPolicy("arn:sm"),
@@ -66,10 +67,17 @@ describe("IAM policy builders", () => {
     });
 
     it("scopes AMI and snapshot deletion to the region's image and snapshot ARNs in the right partition", () => {
-        assert.deepEqual(deregisterImagePolicy(LOG, scope).Statement[2], {
+        assert.deepEqual(deregisterImagePolicy(LOG, scope, { disableForHours: 0 }).Statement[2], {
             Sid: "DeregisterImages",
             Effect: "Allow",
             Action: "ec2:DeregisterImage",
+            Resource: "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
+        });
+        // The first stage, only when it is on; never EnableImage: the cleanup does not re-enable.
+        assert.deepEqual(deregisterImagePolicy(LOG, scope, { disableForHours: 24 }).Statement[2], {
+            Sid: "DeregisterImages",
+            Effect: "Allow",
+            Action: ["ec2:DisableImage", "ec2:DeregisterImage"],
             Resource: "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
         });
         assert.deepEqual(deleteSnapshotsPolicy(LOG, scope).Statement[1], {
@@ -81,7 +89,12 @@ describe("IAM policy builders", () => {
     });
 
     it("lets the deregister function tag images and snapshots with the cleanup's own tag keys only", () => {
-        assert.deepEqual(deregisterImagePolicy(LOG, scope).Statement[4], {
+        assert.deepEqual(deregisterImagePolicy(LOG, scope, { disableForHours: 0 }).Statement[4].Condition, {
+            "ForAllValues:StringEquals": {
+                "aws:TagKeys": ["image-janitor:deleting", "image-janitor:image-id"],
+            },
+        });
+        assert.deepEqual(deregisterImagePolicy(LOG, scope, { disableForHours: 24 }).Statement[4], {
             Sid: "MarkForDeletion",
             Effect: "Allow",
             Action: "ec2:CreateTags",

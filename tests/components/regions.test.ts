@@ -11,7 +11,7 @@ pulumi.runtime.setMocks({
     newResource: (a) => {
         if (a.type === "pulumi:providers:aws") regions[a.name] = a.inputs.region;
         const provider = a.provider ? a.provider.split("::")[3] : undefined;
-        seen.push({ type: a.type, name: a.name, provider });
+        seen.push({ type: a.type, name: a.name, provider, ...(a.type === "aws:rbin/rule:Rule" ? { inputs: a.inputs } : {}) });
         const arn = "arn:aws:mock:" + (regions[provider] || "none") + ":123456789012:" + a.name;
         return { id: a.name + "-id", state: { ...a.inputs, name: a.name, arn } };
     },
@@ -29,9 +29,10 @@ describe("program with several regions", function () {
         const { regions, seen, arns } = runProgramProbe(PROBE, {
             "aws:region": "us-east-1",
             "image-janitor:regions": '["eu-west-1","ap-southeast-2"]',
+            "image-janitor:recycleBinDays": "30",
         }) as {
             regions: Record<string, string>;
-            seen: { type: string; name: string; provider?: string }[];
+            seen: { type: string; name: string; provider?: string; inputs?: Record<string, unknown> }[];
             arns: Record<string, string>;
         };
         assert.deepEqual(regions, { "aws-eu-west-1": "eu-west-1", "aws-ap-southeast-2": "ap-southeast-2" });
@@ -50,6 +51,27 @@ describe("program with several regions", function () {
                 "ami-cleanup-ap-southeast-2-deregister aws-ap-southeast-2",
                 "ami-cleanup-ap-southeast-2-snapshots aws-ap-southeast-2",
             ],
+        );
+        // Recycle Bin rules are regional: each region's cleanup has its own two, through its own provider.
+        assert.deepEqual(
+            seen
+                .filter((s) => s.type === "aws:rbin/rule:Rule")
+                .map((s) => [
+                    s.name,
+                    s.provider,
+                    s.inputs?.resourceType,
+                    s.inputs?.retentionPeriod,
+                    s.inputs?.resourceTags,
+                ]),
+            ["eu-west-1", "ap-southeast-2"].flatMap((region) =>
+                (["images", "snapshots"] as const).map((key) => [
+                    `ami-cleanup-${region}-bin-${key}`,
+                    `aws-${region}`,
+                    key === "images" ? "EC2_IMAGE" : "EBS_SNAPSHOT",
+                    { retentionPeriodValue: 30, retentionPeriodUnit: "DAYS" },
+                    [{ resourceTagKey: "image-janitor:deleting", resourceTagValue: "true" }],
+                ]),
+            ),
         );
         assert.deepEqual(arns, {
             "eu-west-1": "arn:aws:mock:eu-west-1:123456789012:ami-cleanup-eu-west-1-machine",
