@@ -1,6 +1,5 @@
 // `npm run cleanup`: runs the cleanup state machine locally against the AWS endpoint the environment selects.
 // Its flags are the settings module's, in kebab-case; exit codes say what went wrong.
-import { parseArgs } from "node:util";
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { SFNClient } from "@aws-sdk/client-sfn";
@@ -20,40 +19,23 @@ import {
     ec2ClientConfig,
     ssmClientConfig,
 } from "../functions/core/shared/clients";
-import {
-    classify,
-    ErrorNames,
-    errorMessage,
-    errorName,
-    invalidInput,
-    isOurs,
-    janitorError,
-} from "../functions/core/shared/errors";
+import { classify, ErrorNames, errorMessage, errorName, janitorError } from "../functions/core/shared/errors";
 import { silentLog, stderrLog } from "../functions/core/shared/log";
 import { checkRegions } from "../functions/core/shared/regions";
+import {
+    EXIT_BY_ERROR,
+    ExitCodes,
+    endpointOf,
+    errorDoc,
+    type FlagSpec,
+    nonEmpty,
+    parseFlags,
+    regionOf,
+    runError,
+} from "./command";
 import { runningDeployedExecutions } from "./deployed";
 import { renderSummary } from "./report";
 import { type RunSummary, runCleanup } from "./run";
-
-/** What the process's exit code means. */
-export const ExitCodes = {
-    done: 0,
-    /** Some AMIs failed; the others were done. */
-    someFailed: 1,
-    badFlags: 2,
-    unreachable: 3,
-    noCredentials: 4,
-    accessDenied: 5,
-    /** A deployed cleanup of this region is running (or that could not be checked): give --force to run anyway. */
-    deployedRunInProgress: 6,
-} as const;
-
-const EXIT_BY_ERROR: Record<string, number> = {
-    [ErrorNames.unreachable]: ExitCodes.unreachable,
-    [ErrorNames.noCredentials]: ExitCodes.noCredentials,
-    [ErrorNames.accessDenied]: ExitCodes.accessDenied,
-    [ErrorNames.deployedRunInProgress]: ExitCodes.deployedRunInProgress,
-};
 
 /** Older spellings that keep working. */
 const ALIASES: Partial<Record<string, SettingKey>> = { "keep-tag": "keepTagKey" };
@@ -67,8 +49,6 @@ const RUNNER_FLAGS = {
     profile: { type: "string" },
     force: { type: "boolean" },
 } as const;
-
-type FlagSpec = { type: "string" | "boolean"; multiple?: boolean };
 
 const isSwitch = (key: SettingKey) => SETTINGS[key].type === "boolean";
 
@@ -128,22 +108,7 @@ export interface CliOptions {
 
 /** Every flag error, from parseArgs or from a value check, is an invalid-input error (exit code 2). */
 export function parseCli(argv: string[]): CliOptions {
-    const parse = () =>
-        parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS, tokens: true });
-    let parsed: ReturnType<typeof parse>;
-    try {
-        parsed = parse();
-    } catch (err) {
-        throw janitorError(ErrorNames.invalidInput, errorMessage(err));
-    }
-    const { values, tokens } = parsed;
-    const given = new Map<string, number>();
-    for (const t of tokens) if (t.kind === "option") given.set(t.name, (given.get(t.name) ?? 0) + 1);
-    for (const [name, count] of given) {
-        if (count > 1 && !OPTIONS[name].multiple) {
-            throw janitorError(ErrorNames.invalidInput, `--${name} is given ${count} times; give it once`);
-        }
-    }
+    const { values, given } = parseFlags(argv, OPTIONS);
     // The flag the user typed for each setting, so that an error names it.
     const typed = new Map<SettingKey, string>(SETTING_KEYS.map((k) => [k, flagOf(k)]));
     for (const [alias, key] of Object.entries(ALIASES)) {
@@ -178,33 +143,8 @@ export function parseCli(argv: string[]): CliOptions {
     };
 }
 
-function nonEmpty(profile: string): string {
-    if (profile.trim() === "") throw invalidInput("--profile", profile, "a profile name from ~/.aws/config");
-    return profile;
-}
-
 /** What one region's run ended with: its summary, or the error that stopped it. */
 type RegionRun = { region: string; summary: RunSummary } | { region: string; error: Error };
-
-const endpointOf = (region: string) =>
-    process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL ?? `https://ec2.${region}.amazonaws.com`;
-
-const WHAT_WENT_WRONG: Record<string, string> = {
-    [ErrorNames.unreachable]: "cannot reach EC2",
-    [ErrorNames.noCredentials]: "no usable AWS credentials for EC2",
-    [ErrorNames.accessDenied]: "access denied by EC2",
-};
-
-/** The error that stopped a run, named by class, with the region and endpoint it was talking to. */
-function runError(err: unknown, region: string): Error {
-    const cause = (err as { cause?: unknown }).cause ?? err;
-    const name = isOurs(cause) ? errorName(cause) : classify(cause);
-    const what = WHAT_WENT_WRONG[name] ?? "the run failed";
-    return janitorError(
-        name as never,
-        `${what} in ${region} at ${endpointOf(region)}: ${errorName(cause)}: ${errorMessage(cause)}`,
-    );
-}
 
 function exitCodeOf(run: RegionRun): number {
     if ("error" in run) return EXIT_BY_ERROR[run.error.name] ?? ExitCodes.someFailed;
@@ -220,15 +160,7 @@ async function runRegion(region: string | undefined, opts: CliOptions): Promise<
         autoScaling: new AutoScalingClient({ ...autoScalingClientConfig, ...where }),
         ssm: new SSMClient({ ...ssmClientConfig, ...where }),
     };
-    let resolved: string;
-    try {
-        resolved = await ec2.config.region();
-    } catch (err) {
-        throw janitorError(
-            ErrorNames.invalidInput,
-            `no usable AWS region (${errorMessage(err)}): give --region, or set AWS_REGION (or a profile with a region)`,
-        );
-    }
+    const resolved = await regionOf(ec2);
     if (!opts.settings.dryRun && !opts.force) {
         const refusal = await deployedRunCheck(new SFNClient({ ...clientConfig, ...where }), resolved);
         if (refusal) return { region: resolved, error: refusal };
@@ -271,8 +203,6 @@ async function deployedRunCheck(sfn: SFNClient, region: string): Promise<Error |
         sfn.destroy();
     }
 }
-
-const errorDoc = (e: Error) => ({ error: { name: e.name, message: e.message } });
 
 export async function main(argv: string[]): Promise<number> {
     let opts: CliOptions;

@@ -10,7 +10,10 @@
 //   none (DisableImage/EnableImage references).
 // - A snapshot an AMI uses, disabled AMIs included, cannot be deleted: InvalidSnapshot.InUse naming the AMI.
 // - Recycle Bin: a deleted AMI or snapshot is retained only if it carried a rule's tag when it was deleted; an AMI
-//   cannot be restored before its snapshots; retention expires (Recycle Bin user guide).
+//   cannot be restored before its snapshots are restored and `completed`; a restored snapshot is `recovering`
+//   first (here: until the next DescribeSnapshots sees it); retention expires; tags of what is in the bin can be
+//   read (DescribeTags) and changed (Recycle Bin user guide). ListImagesInRecycleBin takes at most 20 ids. Whether a
+//   disabled AMI comes back disabled is not documented: the fake brings it back as it was, the harder case.
 // - DryRun on every mutating call answers DryRunOperation.
 import {
     CreateTagsCommand,
@@ -21,6 +24,7 @@ import {
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeSnapshotsCommand,
+    DescribeTagsCommand,
     DisableImageCommand,
     type EC2Client,
     EnableImageCommand,
@@ -245,8 +249,43 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
             all = all.filter((s: Snapshot) => (s.Tags ?? []).some((t) => tagKeys.includes(t.Key ?? "")));
         const start = Number(input.NextToken ?? 0);
         const size = input.MaxResults ?? 1000;
+        const page = all.slice(start, start + size);
+        const answer = page.map((s: Snapshot) => ({ ...s }));
+        // A restored snapshot is `recovering` when first seen, `completed` from the next look on.
+        for (const s of page) if (s.State === "recovering") s.State = "completed";
+        return { Snapshots: answer, NextToken: start + size < all.length ? String(start + size) : undefined };
+    });
+    /** A registered resource or one in the bin: tags can be read and changed in both. */
+    const tagged = (id: string): { Tags?: Tag[] } | undefined =>
+        id.startsWith("ami-")
+            ? (fake.images.get(id) ?? fake.bin.images.get(id)?.item)
+            : (fake.snapshots.get(id) ?? fake.bin.snapshots.get(id)?.item);
+    mock.on(DescribeTagsCommand).callsFake((input) => {
+        count("DescribeTags");
+        expire();
+        const ids = filterValues(input.Filters, "resource-id");
+        const keys = filterValues(input.Filters, "key");
+        const values = filterValues(input.Filters, "value");
+        const types = filterValues(input.Filters, "resource-type");
+        const all: { ResourceId: string; ResourceType: string; Key: string; Value: string }[] = [];
+        const resources = [
+            ...[...fake.images.keys(), ...fake.bin.images.keys()].map((id) => [id, "image"] as const),
+            ...[...fake.snapshots.keys(), ...fake.bin.snapshots.keys()].map(
+                (id) => [id, "snapshot"] as const,
+            ),
+        ];
+        for (const [id, type] of resources) {
+            if ((ids && !ids.includes(id)) || (types && !types.includes(type))) continue;
+            for (const t of tagged(id)?.Tags ?? []) {
+                if ((keys && !keys.includes(t.Key ?? "")) || (values && !values.includes(t.Value ?? "")))
+                    continue;
+                all.push({ ResourceId: id, ResourceType: type, Key: t.Key ?? "", Value: t.Value ?? "" });
+            }
+        }
+        const start = Number(input.NextToken ?? 0);
+        const size = input.MaxResults ?? 1000;
         return {
-            Snapshots: all.slice(start, start + size).map((s: Snapshot) => ({ ...s })),
+            Tags: all.slice(start, start + size),
             NextToken: start + size < all.length ? String(start + size) : undefined,
         };
     });
@@ -254,7 +293,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         count("CreateTags");
         if (input.DryRun) throw dryRun();
         for (const id of input.Resources ?? []) {
-            const target = id.startsWith("ami-") ? fake.images.get(id) : fake.snapshots.get(id);
+            const target = tagged(id);
             if (!target)
                 throw awsError(
                     id.startsWith("ami-") ? "InvalidAMIID.NotFound" : "InvalidSnapshot.NotFound",
@@ -268,7 +307,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         count("DeleteTags");
         if (input.DryRun) throw dryRun();
         for (const id of input.Resources ?? []) {
-            const target = id.startsWith("ami-") ? fake.images.get(id) : fake.snapshots.get(id);
+            const target = tagged(id);
             if (target) removeTags(target, input.Tags ?? []);
         }
         return {};
@@ -351,6 +390,8 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
     mock.on(ListImagesInRecycleBinCommand).callsFake((input) => {
         count("ListImagesInRecycleBin");
         expire();
+        if ((input.ImageIds?.length ?? 0) > 20)
+            throw awsError("InvalidParameterValue", "The maximum number of image IDs is 20.");
         const all = [...fake.bin.images.entries()].filter(
             ([id]) => !input.ImageIds || input.ImageIds.includes(id),
         );
@@ -394,8 +435,8 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         if (!b) throw awsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
         if (input.DryRun) throw dryRun();
         fake.bin.snapshots.delete(id);
-        fake.snapshots.set(id, b.item);
-        return { SnapshotId: id, State: "completed" };
+        fake.snapshots.set(id, { ...b.item, State: "recovering" });
+        return { SnapshotId: id, State: "recovering" };
     });
     mock.on(RestoreImageFromRecycleBinCommand).callsFake((input) => {
         count("RestoreImageFromRecycleBin");
@@ -404,7 +445,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         const b = fake.bin.images.get(id);
         if (!b) throw awsError("InvalidAMIID.NotFound", `The image id '[${id}]' does not exist`);
         if (input.DryRun) throw dryRun();
-        const stillBinned = snapshotsOf(b.item).filter((s) => !fake.snapshots.has(s));
+        const stillBinned = snapshotsOf(b.item).filter((s) => fake.snapshots.get(s)?.State !== "completed");
         if (stillBinned.length > 0)
             // The Recycle Bin guide: restore an AMI's snapshots before the AMI. No error code is documented.
             throw awsError(
@@ -412,7 +453,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
                 `Restore the snapshots ${stillBinned.join(", ")} of ${id} first.`,
             );
         fake.bin.images.delete(id);
-        const restored = { ...b.item, State: "available" as const };
+        const restored = { ...b.item };
         fake.images.set(id, restored);
         indexImage(restored, true);
         return { Return: true };

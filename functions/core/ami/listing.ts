@@ -12,7 +12,7 @@ import { ageHours, isExpired } from "./age";
 import type { SnapshotRef } from "./batches";
 import { CANDIDATE_STATES, type Candidate, hasKeepTag, type Skipped, selectExpired } from "./selection";
 import type { CleanupSettings } from "./settings";
-import { DELETING_TAG } from "./tags";
+import { DELETING_TAG, RESTORED_AT_TAG_KEY } from "./tags";
 import { findImagesInUse, type UsageClients } from "./usage";
 
 /** The compact Map item: small enough that thousands fit in one 256 KiB state payload. */
@@ -118,7 +118,7 @@ function add(account: Account, image: Image, log: Log) {
 }
 
 /** EC2's description of a snapshot CreateImage made (EC2 user guide, "Create an AMI from an instance"). */
-const MADE_FOR_AMI = /^Created by CreateImage\(i-[0-9a-f]+\) for (ami-[0-9a-f]+)/;
+export const MADE_FOR_AMI = /^Created by CreateImage\(i-[0-9a-f]+\) for (ami-[0-9a-f]+)/;
 
 /**
  * Snapshots no AMI uses that the cleanup should delete: those it tagged as being deleted (a deletion an earlier
@@ -144,6 +144,8 @@ async function findStrays(
                 const snapshotId = snap.SnapshotId ?? "";
                 if (!snapshotId || account.snapshotsInUse.has(snapshotId)) continue;
                 const tags = tagsOf(snap);
+                // What `npm run restore` brought back is never a stray, even before its AMI is back.
+                if (tags[RESTORED_AT_TAG_KEY] !== undefined) continue;
                 if (tags[DELETING_TAG.Key] === DELETING_TAG.Value) {
                     log({ message: "unfinished deletion", snapshotId });
                     strays.push({ snapshotId, reason: "unfinished", sizeGiB: snap.VolumeSize ?? 0 });

@@ -54,7 +54,7 @@ export interface InvocationContext {
 }
 
 const MAX_BATCH = 2 * BATCH_SIZE;
-const IMAGE_ID = /^ami-[0-9a-z]+$/;
+export const IMAGE_ID = /^ami-[0-9a-z]+$/;
 const SNAPSHOT_ID = /^snap-[0-9a-z]+$/;
 
 /** The event's settings, checked as config and flags are; a key that is not a setting is refused. */

@@ -1,0 +1,361 @@
+// The way back from a deletion: finds the cleanup's deletions in the Recycle Bin and restores each AMI after its
+// snapshots, as the EC2 user guide requires ("Recover deleted Amazon EBS snapshots and EBS-backed AMIs with
+// Recycle Bin"). Takes its EC2 client as a parameter; `npm run restore` is a thin command over it.
+import {
+    CreateTagsCommand,
+    DeleteTagsCommand,
+    DescribeImagesCommand,
+    DescribeSnapshotsCommand,
+    DescribeTagsCommand,
+    type EC2Client,
+    EnableImageCommand,
+    type Image,
+    type ImageRecycleBinInfo,
+    ListImagesInRecycleBinCommand,
+    ListSnapshotsInRecycleBinCommand,
+    RestoreImageFromRecycleBinCommand,
+    RestoreSnapshotFromRecycleBinCommand,
+    type SnapshotRecycleBinInfo,
+} from "@aws-sdk/client-ec2";
+import {
+    calling,
+    DRY_RUN,
+    ErrorNames,
+    errorMessage,
+    errorName,
+    IMAGE_GONE,
+    janitorError,
+} from "../shared/errors";
+import { type Log, silentLog } from "../shared/log";
+import { sleep } from "../shared/time";
+import { MADE_FOR_AMI, tagsOf } from "./listing";
+import { DELETING_TAG, DISABLED_AT_TAG_KEY, IMAGE_ID_TAG_KEY, RESTORED_AT_TAG_KEY } from "./tags";
+
+export type RestoreStatus =
+    /** Back, with its snapshots; the cleanup keeps it from now on (reason `restored`). */
+    | "restored"
+    | "would-restore"
+    /** Restored by an earlier run: nothing to do. */
+    | "already-restored"
+    /** Registered and never deleted. */
+    | "not-deleted"
+    /** Neither in the bin nor registered: deleted without a retention rule, or its retention ended. */
+    | "not-in-bin"
+    /** In the bin, but not deleted by the cleanup (no deletion tag): another rule keeps it; restore it yourself. */
+    | "not-ours"
+    | "failed";
+
+export interface RestoreRecord {
+    imageId: string;
+    status: RestoreStatus;
+    /** The snapshots restored with it (dry run: that would be). */
+    snapshotIds: string[];
+    /** When it entered the bin, and when the bin lets it go. */
+    deletedAt?: string;
+    binExitsAt?: string;
+    /** The cleanup had disabled it before deleting it, and the restore enabled it again. */
+    reEnabled?: boolean;
+    detail?: string;
+}
+
+export interface RestoreOptions {
+    /** Restore these AMIs; or, without them, every deletion of the cleanup within `deletedWithinHours`. */
+    imageIds?: string[];
+    deletedWithinHours?: number;
+    dryRun: boolean;
+    now?: Date;
+    log?: Log;
+    /** How long to wait for restored snapshots to leave `recovering`, and how often to look. */
+    snapshotWaitMs?: number;
+    pollMs?: number;
+}
+
+/** ListImagesInRecycleBin takes at most 20 ids a call (EC2 API Reference). */
+const IMAGE_IDS_PER_LIST = 20;
+/** Values per DescribeTags filter, well within EC2's filter limits. */
+const VALUES_PER_FILTER = 200;
+const HOUR_MS = 3_600_000;
+
+const chunks = <T>(items: T[], size: number) =>
+    Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+async function binnedImages(ec2: EC2Client, ids: string[] | undefined): Promise<ImageRecycleBinInfo[]> {
+    const out: ImageRecycleBinInfo[] = [];
+    if (ids) {
+        for (const part of chunks(ids, IMAGE_IDS_PER_LIST)) {
+            const res = await calling(part.join(","), "ListImagesInRecycleBin", () =>
+                ec2.send(new ListImagesInRecycleBinCommand({ ImageIds: part })),
+            );
+            out.push(...(res.Images ?? []));
+        }
+        return out;
+    }
+    let token: string | undefined;
+    do {
+        const res = await calling("the Recycle Bin", "ListImagesInRecycleBin", () =>
+            ec2.send(new ListImagesInRecycleBinCommand({ MaxResults: 1000, NextToken: token })),
+        );
+        out.push(...(res.Images ?? []));
+        token = res.NextToken;
+    } while (token);
+    return out;
+}
+
+async function binnedSnapshots(ec2: EC2Client): Promise<SnapshotRecycleBinInfo[]> {
+    const out: SnapshotRecycleBinInfo[] = [];
+    let token: string | undefined;
+    do {
+        const res = await calling("the Recycle Bin", "ListSnapshotsInRecycleBin", () =>
+            ec2.send(new ListSnapshotsInRecycleBinCommand({ MaxResults: 1000, NextToken: token })),
+        );
+        out.push(...(res.Snapshots ?? []));
+        token = res.NextToken;
+    } while (token);
+    return out;
+}
+
+/** Resource id → its tags, for resources in the bin as well as registered ones (DescribeTags reads both). */
+async function tagsByResource(
+    ec2: EC2Client,
+    filters: { Name: string; Values: string[] }[],
+    chunked: string,
+): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    const values = filters.find((f) => f.Name === chunked)?.Values ?? [];
+    for (const part of chunks(values, VALUES_PER_FILTER)) {
+        let token: string | undefined;
+        do {
+            const Filters = filters.map((f) => (f.Name === chunked ? { Name: f.Name, Values: part } : f));
+            const res = await calling("the cleanup's tags", "DescribeTags", () =>
+                ec2.send(new DescribeTagsCommand({ Filters, MaxResults: 1000, NextToken: token })),
+            );
+            for (const t of res.Tags ?? []) {
+                const id = t.ResourceId ?? "";
+                out.set(id, { ...(out.get(id) ?? {}), [t.Key ?? ""]: t.Value ?? "" });
+            }
+            token = res.NextToken;
+        } while (token);
+    }
+    return out;
+}
+
+/** A registered AMI, disabled ones included, or undefined when EC2 has none by that id. */
+async function registered(ec2: EC2Client, imageId: string): Promise<Image | undefined> {
+    try {
+        const res = await ec2.send(
+            new DescribeImagesCommand({ ImageIds: [imageId], Owners: ["self"], IncludeDisabled: true }),
+        );
+        return res.Images?.[0];
+    } catch (err) {
+        if (IMAGE_GONE.has(errorName(err)) || errorName(err) === "InvalidAMIID.Malformed") return undefined;
+        throw err;
+    }
+}
+
+/**
+ * Restores the cleanup's deletions. Per AMI, in this order, so that a run cut anywhere leaves what the next run
+ * (or the hourly cleanup) handles: each snapshot is restored, marked restored (so the cleanup never takes it for
+ * an unfinished deletion or an orphan) and stripped of the deletion tag; once every snapshot has left
+ * `recovering`, the AMI is restored and marked restored (so the cleanup keeps it), enabled if the cleanup had
+ * disabled it, and the cleanup's other tags are removed.
+ */
+export async function restoreDeletions(ec2: EC2Client, opts: RestoreOptions): Promise<RestoreRecord[]> {
+    const now = opts.now ?? new Date();
+    const log = opts.log ?? silentLog;
+    const records: RestoreRecord[] = [];
+    let inBin = await binnedImages(ec2, opts.imageIds);
+    if (opts.deletedWithinHours !== undefined) {
+        const since = now.getTime() - opts.deletedWithinHours * HOUR_MS;
+        inBin = inBin.filter((i) => (i.RecycleBinEnterTime?.getTime() ?? 0) >= since);
+    }
+    const binIds = inBin.map((i) => i.ImageId ?? "");
+    // Explicit ids that are not in the bin: restored already, never deleted, or gone for good.
+    for (const imageId of (opts.imageIds ?? []).filter((id) => !binIds.includes(id))) {
+        const image = await calling(imageId, "DescribeImages", () => registered(ec2, imageId));
+        const restoredAt = image ? tagsOf(image)[RESTORED_AT_TAG_KEY] : undefined;
+        records.push(
+            !image
+                ? {
+                      imageId,
+                      status: "not-in-bin",
+                      snapshotIds: [],
+                      detail: "not registered and not in the Recycle Bin: deleted without a retention rule, or its retention ended",
+                  }
+                : restoredAt
+                  ? {
+                        imageId,
+                        status: "already-restored",
+                        snapshotIds: [],
+                        detail: `restored at ${restoredAt}`,
+                    }
+                  : { imageId, status: "not-deleted", snapshotIds: [], detail: `registered, ${image.State}` },
+        );
+    }
+    if (opts.deletedWithinHours !== undefined)
+        records.push(...(await restoredSince(ec2, now, opts.deletedWithinHours)));
+    if (binIds.length === 0) return records;
+
+    const imageTags = await tagsByResource(ec2, [{ Name: "resource-id", Values: binIds }], "resource-id");
+    const ours = inBin.filter(
+        (i) => imageTags.get(i.ImageId ?? "")?.[DELETING_TAG.Key] === DELETING_TAG.Value,
+    );
+    for (const i of inBin.filter((x) => !ours.includes(x)))
+        records.push({
+            imageId: i.ImageId ?? "",
+            status: "not-ours",
+            snapshotIds: [],
+            ...binTimes(i),
+            detail: "in the Recycle Bin without the cleanup's deletion tag: someone else deleted it; RestoreImageFromRecycleBin restores it",
+        });
+    if (ours.length === 0) return records;
+
+    // Each AMI's snapshots: by the tag the cleanup put on them, and by EC2's own description for older deletions.
+    const oursIds = ours.map((i) => i.ImageId ?? "");
+    const snapshotTags = await tagsByResource(
+        ec2,
+        [
+            { Name: "resource-type", Values: ["snapshot"] },
+            { Name: "key", Values: [IMAGE_ID_TAG_KEY] },
+            { Name: "value", Values: oursIds },
+        ],
+        "value",
+    );
+    const binnedSnaps = await binnedSnapshots(ec2);
+    const snapshotsOf = new Map<string, Set<string>>(oursIds.map((id) => [id, new Set<string>()]));
+    for (const [snapshotId, tags] of snapshotTags) snapshotsOf.get(tags[IMAGE_ID_TAG_KEY])?.add(snapshotId);
+    for (const s of binnedSnaps) {
+        const madeFor = MADE_FOR_AMI.exec(s.Description ?? "")?.[1];
+        if (madeFor) snapshotsOf.get(madeFor)?.add(s.SnapshotId ?? "");
+    }
+    const binnedSnapIds = new Set(binnedSnaps.map((s) => s.SnapshotId ?? ""));
+    for (const image of ours) {
+        const imageId = image.ImageId ?? "";
+        const snapshotIds = [...(snapshotsOf.get(imageId) ?? [])].sort();
+        const base = { imageId, snapshotIds, ...binTimes(image) };
+        try {
+            records.push(
+                await restoreOne(
+                    ec2,
+                    { ...base, binned: snapshotIds.filter((s) => binnedSnapIds.has(s)) },
+                    opts,
+                    now,
+                    log,
+                ),
+            );
+        } catch (err) {
+            log({ message: "restore failed", imageId, error: `${errorName(err)}: ${errorMessage(err)}` });
+            records.push({ ...base, status: "failed", detail: `${errorName(err)}: ${errorMessage(err)}` });
+        }
+    }
+    return records;
+}
+
+const binTimes = (i: ImageRecycleBinInfo) => ({
+    ...(i.RecycleBinEnterTime ? { deletedAt: i.RecycleBinEnterTime.toISOString() } : {}),
+    ...(i.RecycleBinExitTime ? { binExitsAt: i.RecycleBinExitTime.toISOString() } : {}),
+});
+
+/** AMIs an earlier restore brought back within the window: said so, not restored twice. */
+async function restoredSince(ec2: EC2Client, now: Date, hours: number): Promise<RestoreRecord[]> {
+    const out: RestoreRecord[] = [];
+    let token: string | undefined;
+    do {
+        const res = await calling("restored AMIs", "DescribeImages", () =>
+            ec2.send(
+                new DescribeImagesCommand({
+                    Owners: ["self"],
+                    IncludeDisabled: true,
+                    Filters: [{ Name: "tag-key", Values: [RESTORED_AT_TAG_KEY] }],
+                    MaxResults: 1000,
+                    NextToken: token,
+                }),
+            ),
+        );
+        for (const image of res.Images ?? []) {
+            const at = tagsOf(image)[RESTORED_AT_TAG_KEY] ?? "";
+            if (Date.parse(at) >= now.getTime() - hours * HOUR_MS)
+                out.push({
+                    imageId: image.ImageId ?? "",
+                    status: "already-restored",
+                    snapshotIds: [],
+                    detail: `restored at ${at}`,
+                });
+        }
+        token = res.NextToken;
+    } while (token);
+    return out;
+}
+
+async function restoreOne(
+    ec2: EC2Client,
+    image: Omit<RestoreRecord, "status"> & { binned: string[] },
+    opts: RestoreOptions,
+    now: Date,
+    log: Log,
+): Promise<RestoreRecord> {
+    const { imageId, snapshotIds, binned, ...times } = image;
+    const record = { imageId, snapshotIds, ...times };
+    if (opts.dryRun) {
+        // EC2 checks the permission and answers DryRunOperation; nothing changes.
+        try {
+            await ec2.send(new RestoreImageFromRecycleBinCommand({ ImageId: imageId, DryRun: true }));
+        } catch (err) {
+            if (errorName(err) !== DRY_RUN) throw err;
+        }
+        return { ...record, status: "would-restore" };
+    }
+    const restoredAt = { Key: RESTORED_AT_TAG_KEY, Value: now.toISOString() };
+    for (const snapshotId of binned) {
+        await calling(snapshotId, "RestoreSnapshotFromRecycleBin", () =>
+            ec2.send(new RestoreSnapshotFromRecycleBinCommand({ SnapshotId: snapshotId })),
+        );
+        await calling(snapshotId, "CreateTags", () =>
+            ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: [restoredAt] })),
+        );
+        await calling(snapshotId, "DeleteTags", () =>
+            ec2.send(new DeleteTagsCommand({ Resources: [snapshotId], Tags: [{ Key: DELETING_TAG.Key }] })),
+        );
+        log({ message: "snapshot restored", imageId, snapshotId });
+    }
+    await untilCompleted(ec2, imageId, snapshotIds, opts);
+    await calling(imageId, "RestoreImageFromRecycleBin", () =>
+        ec2.send(new RestoreImageFromRecycleBinCommand({ ImageId: imageId })),
+    );
+    await calling(imageId, "CreateTags", () =>
+        ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: [restoredAt] })),
+    );
+    // Whether EC2 brings a disabled AMI back disabled is not documented: look, and enable it if the cleanup had.
+    const back = await calling(imageId, "DescribeImages", () => registered(ec2, imageId));
+    const reEnabled = back?.State === "disabled" && tagsOf(back)[DISABLED_AT_TAG_KEY] !== undefined;
+    if (reEnabled)
+        await calling(imageId, "EnableImage", () => ec2.send(new EnableImageCommand({ ImageId: imageId })));
+    await calling(imageId, "DeleteTags", () =>
+        ec2.send(
+            new DeleteTagsCommand({
+                Resources: [imageId, ...snapshotIds],
+                Tags: [{ Key: DELETING_TAG.Key }, { Key: IMAGE_ID_TAG_KEY }, { Key: DISABLED_AT_TAG_KEY }],
+            }),
+        ),
+    );
+    log({ message: "restored", imageId, snapshotIds, reEnabled });
+    return { ...record, status: "restored", ...(reEnabled ? { reEnabled } : {}) };
+}
+
+/** Restored snapshots come back `recovering`; EC2 restores an AMI only once they are usable. */
+async function untilCompleted(ec2: EC2Client, imageId: string, snapshotIds: string[], opts: RestoreOptions) {
+    if (snapshotIds.length === 0) return;
+    const deadline = Date.now() + (opts.snapshotWaitMs ?? 15 * 60_000);
+    for (;;) {
+        const res = await calling(imageId, "DescribeSnapshots", () =>
+            ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds })),
+        );
+        const waiting = (res.Snapshots ?? []).filter((s) => s.State !== "completed").map((s) => s.SnapshotId);
+        if (waiting.length === 0) return;
+        if (Date.now() >= deadline)
+            throw janitorError(
+                ErrorNames.transient,
+                `snapshots ${waiting.join(", ")} are still ${res.Snapshots?.find((s) => s.State !== "completed")?.State}: run the restore again to finish`,
+            );
+        await sleep(opts.pollMs ?? 5_000);
+    }
+}
