@@ -1,5 +1,6 @@
-// Property test: over random accounts, what the listing and the batches delete is exactly what a small independent
-// model of the keep rules predicts, and no snapshot of a kept AMI is ever deleted. EC2 is the in-process fake of
+// Property test: over random accounts, what the listing and the batches delete (and, with disableForHours, disable
+// first) is exactly what a small independent model of the keep rules and the stages predicts, and no snapshot of a
+// kept AMI is ever deleted. EC2 is the in-process fake of
 // tests/fakeEc2.ts; what uses an AMI is stubbed per scenario, in every place AWS can launch from.
 import * as assert from "node:assert/strict";
 import {
@@ -58,6 +59,9 @@ interface Ami {
     protection: "disabled" | "enabled" | "enabled-with-cooldown";
     launchedHoursAgo: number | undefined;
     snapshots: string[];
+    /** The cleanup's own marks: disabled by it (that long ago, or a value it cannot read), restored by `restore`. */
+    mark: "none" | "disabled-at" | "unreadable" | "restored";
+    disabledHoursAgo: number;
 }
 
 const amiArb = (i: number) =>
@@ -91,6 +95,9 @@ const amiArb = (i: number) =>
             [`snap-${i}a`, `snap-shared-${i + 1}`],
             [],
         ),
+        mark: fc.constantFrom("none", "none", "none", "disabled-at", "disabled-at", "unreadable", "restored"),
+        // From an hour ago: a tag stamped with this run's own time is how the test tells what this run disabled.
+        disabledHoursAgo: fc.oneof(fc.constantFrom(23, 24, 71, 72), fc.integer({ min: 1, max: 200 })),
     }) as fc.Arbitrary<Ami>;
 
 const scenarioArb = fc.integer({ min: 0, max: 12 }).chain((n) =>
@@ -104,14 +111,15 @@ const scenarioArb = fc.integer({ min: 0, max: 12 }).chain((n) =>
         keepPublic: fc.boolean(),
         keepShared: fc.boolean(),
         keepLaunchedWithinDays: fc.constantFrom(0, 0, 1, 7, 30),
+        disableForHours: fc.constantFrom(0, 0, 24, 72),
     }),
 );
 type Scenario = ReturnType<typeof scenarioArb.generate>["value"];
 
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3_600_000).toISOString();
 
-/** The rules, written independently of the implementation. */
-function model(s: Scenario): Set<string> {
+/** The rules and the stages, written independently of the implementation: what is deleted, what disabled. */
+function model(s: Scenario): { deleted: Set<string>; disabled: Set<string> } {
     const eligible = s.amis.filter((a) => a.self && (a.state === "available" || a.state === "disabled"));
     const group = (a: Ami) => (s.groupByTag && s.keepLatest > 0 ? a.app : a.stem);
     const newest = new Set<string>();
@@ -125,25 +133,32 @@ function model(s: Scenario): Set<string> {
         a.use !== "none" &&
         a.use !== "deleted-fleet" &&
         (a.use !== "unattached-launch-config" || s.protectUnattachedLaunchConfigurations);
-    return new Set(
-        eligible
-            .filter((a) => a.ageHours > s.validHours)
-            .filter((a) => a.keepTag === undefined || a.keepTag.toLowerCase() === "false")
-            .filter((a) => a.protection === "disabled")
-            .filter((a) => !(s.keepPublic && a.public))
-            .filter(
-                (a) =>
-                    !(
-                        s.keepLaunchedWithinDays > 0 &&
-                        a.launchedHoursAgo !== undefined &&
-                        a.launchedHoursAgo <= s.keepLaunchedWithinDays * 24
-                    ),
-            )
-            .filter((a) => !newest.has(a.id))
-            .filter((a) => !s.protectInUse || !inUse(a))
-            .filter((a) => !(s.keepShared && a.shared !== "none"))
-            .map((a) => a.id),
-    );
+    const goes = eligible
+        .filter((a) => a.ageHours > s.validHours)
+        .filter((a) => a.keepTag === undefined || a.keepTag.toLowerCase() === "false")
+        // Restored, or re-enabled by its owner after the cleanup disabled it: kept whatever else holds.
+        .filter((a) => a.mark !== "restored")
+        .filter((a) => !(a.state === "available" && (a.mark === "disabled-at" || a.mark === "unreadable")))
+        .filter((a) => a.protection === "disabled")
+        .filter((a) => !(s.keepPublic && a.public))
+        .filter(
+            (a) =>
+                !(
+                    s.keepLaunchedWithinDays > 0 &&
+                    a.launchedHoursAgo !== undefined &&
+                    a.launchedHoursAgo <= s.keepLaunchedWithinDays * 24
+                ),
+        )
+        .filter((a) => !newest.has(a.id))
+        .filter((a) => !s.protectInUse || !inUse(a))
+        .filter((a) => !(s.keepShared && a.shared !== "none"));
+    if (s.disableForHours === 0) return { deleted: new Set(goes.map((a) => a.id)), disabled: new Set() };
+    // Stage one for what the cleanup has not disabled; stage two once it has stayed disabled long enough.
+    const waited = (a: Ami) => a.mark === "disabled-at" && a.disabledHoursAgo >= s.disableForHours;
+    return {
+        disabled: new Set(goes.filter((a) => a.mark === "none").map((a) => a.id)),
+        deleted: new Set(goes.filter(waited).map((a) => a.id)),
+    };
 }
 
 function imageOf(a: Ami): Image {
@@ -160,6 +175,13 @@ function imageOf(a: Ami): Image {
         Tags: [
             ...(a.keepTag === undefined ? [] : [{ Key: "image-janitor:keep", Value: a.keepTag }]),
             { Key: "app", Value: a.app },
+            ...(a.mark === "disabled-at"
+                ? [{ Key: "image-janitor:disabled-at", Value: hoursAgo(a.disabledHoursAgo) }]
+                : a.mark === "unreadable"
+                  ? [{ Key: "image-janitor:disabled-at", Value: "last tuesday" }]
+                  : a.mark === "restored"
+                    ? [{ Key: "image-janitor:restored-at", Value: hoursAgo(1) }]
+                    : []),
         ],
         BlockDeviceMappings: a.snapshots.map((id) => ({ DeviceName: "/dev/xvda", Ebs: { SnapshotId: id } })),
     };
@@ -317,6 +339,7 @@ describe("guardrails (property)", function () {
                     keepPublic: s.keepPublic,
                     keepShared: s.keepShared,
                     keepLaunchedWithinDays: s.keepLaunchedWithinDays,
+                    disableForHours: s.disableForHours,
                 });
                 const client = new EC2Client({});
                 const listing = await listExpiredImages(mockedClients(client), settings, NOW);
@@ -326,10 +349,18 @@ describe("guardrails (property)", function () {
                     await deleteBatchSnapshots(client, deregistered, false, pool);
                 }
 
-                const expected = model(s);
+                const { deleted: expected, disabled } = model(s);
                 assert.deepEqual(new Set(fake.deregistered), expected);
                 // Not even tried: a kept AMI is never sent to DeregisterImage (protection is not a failure).
                 assert.deepEqual(new Set(fake.deregisterAttempts), expected);
+                // Disabled by this run: disabled now, and tagged with this run's time; nothing else was.
+                const stamped = [...fake.images.values()].filter((i) =>
+                    (i.Tags ?? []).some(
+                        (t) => t.Key === "image-janitor:disabled-at" && t.Value === NOW.toISOString(),
+                    ),
+                );
+                assert.deepEqual(new Set(stamped.map((i) => i.ImageId)), disabled);
+                for (const i of stamped) assert.equal(i.State, "disabled", `${i.ImageId} disabled`);
                 for (const a of s.amis.filter((x) => !expected.has(x.id))) {
                     assert.ok(fake.images.has(a.id), `${a.id} is still registered`);
                     for (const snap of a.snapshots)
