@@ -53,6 +53,7 @@ export const scheduleNames = byRegion((c) => c.scheduleName);
 export const logGroupNames = byRegion((c) => c.logGroupNames);
 export const alertTopicArns = byRegion((c) => c.alertTopicArn);
 export const recycleBinRuleArns = byRegion((c) => c.recycleBinRuleArns);
+export const restorePolicyArns = byRegion((c) => c.restorePolicyArn);
 export const repositoryName = repository.repositoryName;
 export const repositoryUrl = repository.repositoryUrl;
 export const ecrEmptyMode = config.ecrEmptyMode;

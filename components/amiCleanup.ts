@@ -11,6 +11,7 @@ import {
     executionAlertPattern,
     listImagesPolicy,
     type PolicyDocument,
+    restorePolicy,
     type Scope,
     schedulerPolicy,
     stateMachinePolicy,
@@ -82,6 +83,8 @@ export class AmiCleanup extends pulumi.ComponentResource {
     public readonly alertTopicArn: pulumi.Output<string | undefined>;
     /** With recycleBinDays: the region's Recycle Bin retention rules for the cleanup's deletions. */
     public readonly recycleBinRuleArns: pulumi.Output<Record<RecycleBinKey, string> | undefined>;
+    /** With recycleBinDays: a managed policy with what `npm run restore` needs here, to attach to who may undo. */
+    public readonly restorePolicyArn: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: AmiCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("image-janitor:ami:AmiCleanup", name, {}, opts);
@@ -210,6 +213,19 @@ export class AmiCleanup extends pulumi.ComponentResource {
             ? this.alertOnFailure(name, machine.arn, args.alerts)
             : pulumi.output(undefined);
 
+        const restore =
+            days > 0
+                ? new aws.iam.Policy(
+                      `${name}-restore`,
+                      {
+                          description:
+                              "image-janitor: npm run restore, bringing the AMI cleanup's deletions back",
+                          policy: scope.apply((sc) => JSON.stringify(restorePolicy(sc))),
+                      },
+                      parent,
+                  )
+                : undefined;
+        this.restorePolicyArn = restore ? restore.arn : pulumi.output(undefined);
         this.recycleBinRuleArns = rules
             ? pulumi.output({ images: rules.images.arn, snapshots: rules.snapshots.arn })
             : pulumi.output(undefined);
@@ -233,6 +249,7 @@ export class AmiCleanup extends pulumi.ComponentResource {
             logGroupNames: this.logGroupNames,
             alertTopicArn: this.alertTopicArn,
             recycleBinRuleArns: this.recycleBinRuleArns,
+            restorePolicyArn: this.restorePolicyArn,
         });
     }
 

@@ -1,6 +1,6 @@
 // Pure builders for every IAM document the program attaches: plain values in, plain JSON-able objects out.
 import type { CleanupSettings } from "../functions/core/ami/settings";
-import { CLEANUP_TAG_KEYS, DISABLED_AT_TAG_KEY } from "../functions/core/ami/tags";
+import { CLEANUP_TAG_KEYS, DISABLED_AT_TAG_KEY, RESTORED_AT_TAG_KEY } from "../functions/core/ami/tags";
 
 export interface Statement {
     Sid?: string;
@@ -149,6 +149,51 @@ export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocu
         Action: "ec2:DeleteSnapshot",
         Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
     });
+}
+
+/**
+ * What `npm run restore` needs in a region, for the people who may undo the cleanup (the program creates it as a
+ * managed policy to attach to them; the cleanup's own roles never get it). The Recycle Bin's list calls and the
+ * Describe calls have no resource-level permissions; restoring, enabling and the tags are scoped to the region's
+ * images and snapshots, and the tags to the cleanup's own keys.
+ */
+export function restorePolicy(s: Scope): PolicyDocument {
+    const images = `arn:${s.partition}:ec2:${s.region}::image/*`;
+    const snapshots = `arn:${s.partition}:ec2:${s.region}::snapshot/*`;
+    return doc(
+        {
+            Sid: "FindDeletions",
+            Effect: "Allow",
+            Action: [
+                "ec2:ListImagesInRecycleBin",
+                "ec2:ListSnapshotsInRecycleBin",
+                "ec2:DescribeTags",
+                "ec2:DescribeImages",
+                "ec2:DescribeSnapshots",
+            ],
+            Resource: "*",
+        },
+        {
+            Sid: "RestoreImages",
+            Effect: "Allow",
+            Action: ["ec2:RestoreImageFromRecycleBin", "ec2:EnableImage"],
+            Resource: images,
+        },
+        {
+            Sid: "RestoreSnapshots",
+            Effect: "Allow",
+            Action: "ec2:RestoreSnapshotFromRecycleBin",
+            Resource: snapshots,
+        },
+        tagOwnKeysStatement("MarkRestored", s, [RESTORED_AT_TAG_KEY]),
+        {
+            Sid: "RemoveCleanupTags",
+            Effect: "Allow",
+            Action: "ec2:DeleteTags",
+            Resource: [images, snapshots],
+            Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": [...CLEANUP_TAG_KEYS] } },
+        },
+    );
 }
 
 /**

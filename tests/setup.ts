@@ -36,6 +36,7 @@ const ARNS: Record<string, (physical: string) => string> = {
     "aws:cloudwatch/eventRule:EventRule": (n) => `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/${n}`,
     "aws:cloudformation/stack:Stack": (n) =>
         `arn:aws:cloudformation:${REGION}:${ACCOUNT_ID}:stack/${n}/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d`,
+    "aws:iam/policy:Policy": (n) => `arn:aws:iam::${ACCOUNT_ID}:policy/${n}`,
     "aws:rbin/rule:Rule": (n) => `arn:aws:rbin:${REGION}:${ACCOUNT_ID}:rule/${n}`,
 };
 

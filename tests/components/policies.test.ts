@@ -5,6 +5,7 @@ import {
     deregisterImagePolicy,
     listImagesPolicy,
     type PolicyDocument,
+    restorePolicy,
     schedulerPolicy,
     stateMachinePolicy,
     stateMachineSelfPolicy,
@@ -17,6 +18,9 @@ const LOG = "arn:aws-us-gov:logs:us-gov-west-1:111122223333:log-group:x";
 const STAR_ONLY = new Set([
     "ec2:DescribeImages",
     "ec2:DescribeSnapshots",
+    "ec2:DescribeTags",
+    "ec2:ListImagesInRecycleBin",
+    "ec2:ListSnapshotsInRecycleBin",
     "ec2:DescribeImageAttribute",
     "ec2:DescribeInstances",
     "ec2:DescribeLaunchTemplateVersions",
@@ -41,6 +45,7 @@ describe("IAM policy builders", () => {
         deregisterImagePolicy(LOG, scope, { disableForHours: 0 }),
         deregisterImagePolicy(LOG, scope, { disableForHours: 24 }),
         deleteSnapshotsPolicy(LOG, scope),
+        restorePolicy(scope),
         stateMachinePolicy(["arn:fn:1"]),
         schedulerPolicy("arn:sm"),
         stateMachineSelfPolicy("arn:sm"),
@@ -126,5 +131,28 @@ describe("IAM policy builders", () => {
             { Sid: "CheckOverlap", Effect: "Allow", Action: "states:ListExecutions", Resource: "arn:sm" },
             { Sid: "ContinueAsNew", Effect: "Allow", Action: "states:StartExecution", Resource: "arn:sm" },
         ]);
+    });
+
+    it("lets whoever undoes restore, enable and write or remove only the cleanup's tags, in the region", () => {
+        const [, images, snapshots, mark, remove] = restorePolicy(scope).Statement;
+        assert.deepEqual(images, {
+            Sid: "RestoreImages",
+            Effect: "Allow",
+            Action: ["ec2:RestoreImageFromRecycleBin", "ec2:EnableImage"],
+            Resource: "arn:aws-us-gov:ec2:us-gov-west-1::image/*",
+        });
+        assert.deepEqual(snapshots.Resource, "arn:aws-us-gov:ec2:us-gov-west-1::snapshot/*");
+        assert.deepEqual(mark.Condition, {
+            "ForAllValues:StringEquals": { "aws:TagKeys": ["image-janitor:restored-at"] },
+        });
+        assert.deepEqual(remove.Condition, {
+            "ForAllValues:StringEquals": {
+                "aws:TagKeys": [
+                    "image-janitor:deleting",
+                    "image-janitor:image-id",
+                    "image-janitor:disabled-at",
+                ],
+            },
+        });
     });
 });

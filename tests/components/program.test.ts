@@ -168,11 +168,7 @@ describe("Pulumi program (mock runtime)", () => {
                     Resource: ["arn:aws:ec2:us-east-1::image/*", "arn:aws:ec2:us-east-1::snapshot/*"],
                     Condition: {
                         "ForAllValues:StringEquals": {
-                            "aws:TagKeys": [
-                                "image-janitor:deleting",
-                                "image-janitor:image-id",
-                                "image-janitor:disabled-at",
-                            ],
+                            "aws:TagKeys": ["image-janitor:deleting", "image-janitor:image-id"],
                         },
                     },
                 },

@@ -2,6 +2,7 @@
 // created before the state machine that deletes, and the IAM the first stage (DisableImage) needs, only when on.
 import * as assert from "node:assert/strict";
 import { AmiCleanup } from "../../components/amiCleanup";
+import { restorePolicy } from "../../components/policies";
 import { recycleBinRuleArgs } from "../../components/recycleBin";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { ACCOUNT_ID, dependenciesOf, outputValue, REGION, registered, urnOf } from "../setup";
@@ -53,6 +54,17 @@ describe("undo: Recycle Bin rules and the disable stage (mock runtime)", () => {
             images: `arn:aws:rbin:${REGION}:${ACCOUNT_ID}:rule/undo-on-bin-images-0a1b2c3`,
             snapshots: `arn:aws:rbin:${REGION}:${ACCOUNT_ID}:rule/undo-on-bin-snapshots-0a1b2c3`,
         });
+        // A managed policy for whoever may undo, with exactly what `npm run restore` needs in this region.
+        const [policy] = mine("aws:iam/policy:Policy", "undo-on-");
+        assert.equal(policy.name, "undo-on-restore");
+        assert.deepEqual(
+            JSON.parse(policy.inputs.policy as string),
+            restorePolicy({ partition: "aws", region: REGION, accountId: ACCOUNT_ID }),
+        );
+        assert.equal(
+            await outputValue(cleanup.restorePolicyArn),
+            `arn:aws:iam::${ACCOUNT_ID}:policy/undo-on-restore-0a1b2c3`,
+        );
         // Nothing is deleted before the rules that keep it exist.
         const before = dependenciesOf(MACHINE, "undo-on-machine").all;
         for (const key of ["images", "snapshots"])
@@ -95,6 +107,7 @@ describe("undo: Recycle Bin rules and the disable stage (mock runtime)", () => {
         }
         // recycleBinDays 0: no rules, and no output.
         assert.deepEqual(mine(RULE, "undo-iam-"), []);
+        assert.deepEqual(mine("aws:iam/policy:Policy", "undo-iam-"), []);
         assert.equal(await outputValue(off.recycleBinRuleArns), undefined);
     });
 
