@@ -26,11 +26,13 @@ import {
     EXIT_BY_ERROR,
     ExitCodes,
     endpointOf,
-    errorDoc,
     type FlagSpec,
     nonEmpty,
     parseFlags,
+    type RegionOutcome,
     regionOf,
+    runAsMain,
+    runCommand,
     runError,
 } from "./command";
 import { runningDeployedExecutions } from "./deployed";
@@ -144,11 +146,10 @@ export function parseCli(argv: string[]): CliOptions {
 }
 
 /** What one region's run ended with: its summary, or the error that stopped it. */
-type RegionRun = { region: string; summary: RunSummary } | { region: string; error: Error };
+type RegionRun = RegionOutcome<RunSummary>;
 
-function exitCodeOf(run: RegionRun): number {
-    if ("error" in run) return EXIT_BY_ERROR[run.error.name] ?? ExitCodes.someFailed;
-    const codes = run.summary.failed.map((f) => EXIT_BY_ERROR[f.error.split(":")[0]] ?? ExitCodes.someFailed);
+function exitCodeOf(summary: RunSummary): number {
+    const codes = summary.failed.map((f) => EXIT_BY_ERROR[f.error.split(":")[0]] ?? ExitCodes.someFailed);
     return Math.max(ExitCodes.done, ...codes);
 }
 
@@ -175,7 +176,7 @@ async function runRegion(region: string | undefined, opts: CliOptions): Promise<
                 : (done, total) => process.stderr.write(`\r${resolved}: ${done}/${total} AMIs done`),
         });
         if (!opts.json && summary.expired.length > 0) process.stderr.write("\n");
-        return { region: resolved, summary };
+        return { region: resolved, result: summary };
     } catch (err) {
         return { region: resolved, error: runError(err, resolved) };
     } finally {
@@ -204,53 +205,14 @@ async function deployedRunCheck(sfn: SFNClient, region: string): Promise<Error |
     }
 }
 
-export async function main(argv: string[]): Promise<number> {
-    let opts: CliOptions;
-    try {
-        opts = parseCli(argv);
-    } catch (err) {
-        process.stderr.write(`error: ${errorMessage(err)}\n\n${usage()}\n`);
-        return ExitCodes.badFlags;
-    }
-    if (opts.help) {
-        process.stdout.write(`${usage()}\n`);
-        return ExitCodes.done;
-    }
-    const runs: RegionRun[] = [];
-    try {
-        for (const region of opts.regions.length > 0 ? opts.regions : [undefined])
-            runs.push(await runRegion(region, opts));
-    } catch (err) {
-        process.stderr.write(`error: ${errorMessage(err)}\n`);
-        return ExitCodes.badFlags;
-    }
-    const docOf = (run: RegionRun) =>
-        "error" in run
-            ? { region: run.region, ...errorDoc(run.error) }
-            : { region: run.region, ...run.summary };
-    if (opts.json) {
-        const doc =
-            runs.length === 1
-                ? docOf(runs[0])
-                : { regions: Object.fromEntries(runs.map((r) => [r.region, docOf(r)])) };
-        process.stdout.write(`${JSON.stringify(doc)}\n`);
-    }
-    for (const run of runs) {
-        if ("error" in run) process.stderr.write(`error: ${run.error.message}\n`);
-        else if (!opts.json)
-            process.stdout.write(`${runs.length > 1 ? `${run.region}:\n` : ""}${renderSummary(run.summary)}`);
-    }
-    return Math.max(...runs.map(exitCodeOf));
-}
+export const main = (argv: string[]) =>
+    runCommand(argv, {
+        usage,
+        parse: parseCli,
+        runRegion,
+        docOf: (summary) => summary,
+        render: (summary) => renderSummary(summary),
+        exitOf: exitCodeOf,
+    });
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (err) => {
-            process.stderr.write(`error: ${errorMessage(err)}\n`);
-            process.exitCode = ExitCodes.someFailed;
-        },
-    );
-}
+runAsMain(module, main);

@@ -95,3 +95,82 @@ export async function regionOf(ec2: EC2Client): Promise<string> {
         );
     }
 }
+
+/** One region's outcome: what the command produced, or the error that stopped it there. */
+export type RegionOutcome<R> = { region: string; result: R } | { region: string; error: Error };
+
+export interface Command<O extends { help: boolean; json: boolean; regions: string[] }, R> {
+    usage: () => string;
+    parse: (argv: string[]) => O;
+    runRegion: (region: string | undefined, opts: O) => Promise<RegionOutcome<R>>;
+    /** The region's part of the JSON document (besides `region`). */
+    docOf: (result: R, opts: O) => object;
+    render: (result: R, opts: O) => string;
+    exitOf: (result: R) => number;
+}
+
+/**
+ * Runs a command in each region it selects (or the environment's one): one JSON document with --json (keyed by
+ * region when there are several), a table per region otherwise, errors on stderr, and the worst exit code.
+ */
+export async function runCommand<O extends { help: boolean; json: boolean; regions: string[] }, R>(
+    argv: string[],
+    cmd: Command<O, R>,
+): Promise<number> {
+    let opts: O;
+    try {
+        opts = cmd.parse(argv);
+    } catch (err) {
+        process.stderr.write(`error: ${errorMessage(err)}\n\n${cmd.usage()}\n`);
+        return ExitCodes.badFlags;
+    }
+    if (opts.help) {
+        process.stdout.write(`${cmd.usage()}\n`);
+        return ExitCodes.done;
+    }
+    const runs: RegionOutcome<R>[] = [];
+    try {
+        for (const region of opts.regions.length > 0 ? opts.regions : [undefined])
+            runs.push(await cmd.runRegion(region, opts));
+    } catch (err) {
+        process.stderr.write(`error: ${errorMessage(err)}\n`);
+        return ExitCodes.badFlags;
+    }
+    const docOf = (run: RegionOutcome<R>) =>
+        "error" in run
+            ? { region: run.region, ...errorDoc(run.error) }
+            : { region: run.region, ...cmd.docOf(run.result, opts) };
+    if (opts.json) {
+        const doc =
+            runs.length === 1
+                ? docOf(runs[0])
+                : { regions: Object.fromEntries(runs.map((r) => [r.region, docOf(r)])) };
+        process.stdout.write(`${JSON.stringify(doc)}\n`);
+    }
+    for (const run of runs) {
+        if ("error" in run) process.stderr.write(`error: ${run.error.message}\n`);
+        else if (!opts.json)
+            process.stdout.write(
+                `${runs.length > 1 ? `${run.region}:\n` : ""}${cmd.render(run.result, opts)}`,
+            );
+    }
+    return Math.max(
+        ...runs.map((run) =>
+            "error" in run ? (EXIT_BY_ERROR[run.error.name] ?? ExitCodes.someFailed) : cmd.exitOf(run.result),
+        ),
+    );
+}
+
+/** Runs `main` when the file is the process's entry, its result the exit code. */
+export function runAsMain(mod: NodeModule, main: (argv: string[]) => Promise<number>): void {
+    if (require.main !== mod) return;
+    main(process.argv.slice(2)).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err) => {
+            process.stderr.write(`error: ${errorMessage(err)}\n`);
+            process.exitCode = ExitCodes.someFailed;
+        },
+    );
+}

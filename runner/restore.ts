@@ -4,11 +4,20 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { type RestoreRecord, type RestoreStatus, restoreDeletions } from "../functions/core/ami/restore";
 import { IMAGE_ID } from "../functions/core/ami/tasks";
 import { ec2ClientConfig } from "../functions/core/shared/clients";
-import { ErrorNames, errorMessage, invalidInput, janitorError } from "../functions/core/shared/errors";
+import { ErrorNames, invalidInput, janitorError } from "../functions/core/shared/errors";
 import { silentLog, stderrLog } from "../functions/core/shared/log";
 import { checkRegions } from "../functions/core/shared/regions";
 import { wholeNumber } from "../functions/core/shared/validate";
-import { EXIT_BY_ERROR, ExitCodes, errorDoc, nonEmpty, parseFlags, regionOf, runError } from "./command";
+import {
+    ExitCodes,
+    nonEmpty,
+    parseFlags,
+    type RegionOutcome,
+    regionOf,
+    runAsMain,
+    runCommand,
+    runError,
+} from "./command";
 
 const OPTIONS = {
     "image-id": { type: "string", multiple: true },
@@ -74,7 +83,7 @@ export function parseRestoreCli(argv: string[]): RestoreCliOptions {
     };
 }
 
-type RegionRestore = { region: string; records: RestoreRecord[] } | { region: string; error: Error };
+type RegionRestore = RegionOutcome<RestoreRecord[]>;
 
 async function restoreRegion(region: string | undefined, opts: RestoreCliOptions): Promise<RegionRestore> {
     const where = { ...(region ? { region } : {}), ...(opts.profile ? { profile: opts.profile } : {}) };
@@ -87,7 +96,7 @@ async function restoreRegion(region: string | undefined, opts: RestoreCliOptions
             ...(opts.imageIds ? { imageIds: opts.imageIds } : {}),
             ...(opts.deletedWithinHours !== undefined ? { deletedWithinHours: opts.deletedWithinHours } : {}),
         });
-        return { region: resolved, records };
+        return { region: resolved, result: records };
     } catch (err) {
         return { region: resolved, error: runError(err, resolved) };
     } finally {
@@ -139,61 +148,15 @@ export function renderRestore(
     return `${lines.join("\n")}\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
-    let opts: RestoreCliOptions;
-    try {
-        opts = parseRestoreCli(argv);
-    } catch (err) {
-        process.stderr.write(`error: ${errorMessage(err)}\n\n${USAGE}\n`);
-        return ExitCodes.badFlags;
-    }
-    if (opts.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return ExitCodes.done;
-    }
-    const runs: RegionRestore[] = [];
-    try {
-        for (const region of opts.regions.length > 0 ? opts.regions : [undefined])
-            runs.push(await restoreRegion(region, opts));
-    } catch (err) {
-        process.stderr.write(`error: ${errorMessage(err)}\n`);
-        return ExitCodes.badFlags;
-    }
-    const docOf = (run: RegionRestore) =>
-        "error" in run
-            ? { region: run.region, ...errorDoc(run.error) }
-            : { region: run.region, dryRun: opts.dryRun, images: run.records };
-    if (opts.json) {
-        const doc =
-            runs.length === 1
-                ? docOf(runs[0])
-                : { regions: Object.fromEntries(runs.map((r) => [r.region, docOf(r)])) };
-        process.stdout.write(`${JSON.stringify(doc)}\n`);
-    }
-    for (const run of runs) {
-        if ("error" in run) process.stderr.write(`error: ${run.error.message}\n`);
-        else if (!opts.json)
-            process.stdout.write(
-                `${runs.length > 1 ? `${run.region}:\n` : ""}${renderRestore(run.records, opts)}`,
-            );
-    }
-    const exitOf = (run: RegionRestore) =>
-        "error" in run
-            ? (EXIT_BY_ERROR[run.error.name] ?? ExitCodes.someFailed)
-            : run.records.some((r) => r.status === "failed")
-              ? ExitCodes.someFailed
-              : ExitCodes.done;
-    return Math.max(...runs.map(exitOf));
-}
+export const main = (argv: string[]) =>
+    runCommand(argv, {
+        usage: () => USAGE,
+        parse: parseRestoreCli,
+        runRegion: restoreRegion,
+        docOf: (records, opts) => ({ dryRun: opts.dryRun, images: records }),
+        render: renderRestore,
+        exitOf: (records) =>
+            records.some((r) => r.status === "failed") ? ExitCodes.someFailed : ExitCodes.done,
+    });
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (err) => {
-            process.stderr.write(`error: ${errorMessage(err)}\n`);
-            process.exitCode = ExitCodes.someFailed;
-        },
-    );
-}
+runAsMain(module, main);
