@@ -4,64 +4,20 @@
 // followed by a clean run. Prints a Markdown table; not a test (tests/integration/faults.moto.test.ts is).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { SSMClient } from "@aws-sdk/client-ssm";
 import { settingsWith } from "../functions/core/ami/settings";
-import type { UsageClients } from "../functions/core/ami/usage";
-import { clientConfig } from "../functions/core/shared/clients";
 import {
-    hoursAgo,
-    MOTO_ACCOUNT_ID,
+    faultScenario,
     MOTO_REGION,
     type Moto,
+    motoClients,
     motoCredentials,
     motoState,
-    type SeedAmi,
     startMoto,
 } from "../runner/moto";
 import { type Call, FAULT_KINDS, type FaultKind, seededFaults } from "../runner/motoProxy";
 import { runCleanup } from "../runner/run";
 
 const ROOT = join(__dirname, "..");
-const id = (n: number) => `ami-0f${n.toString(16).padStart(15, "0")}`;
-
-function scenario() {
-    const seed: SeedAmi[] = [];
-    const expired: string[] = [];
-    const stay: string[] = [];
-    for (let n = 0; n < 300; n++) {
-        const keep = n >= 205 && n < 250;
-        const young = n >= 250;
-        seed.push({
-            ami_id: id(n),
-            name: `faulty-${n}`,
-            owner_id: MOTO_ACCOUNT_ID,
-            creation_date: hoursAgo(young ? 2 : 100),
-            state: "available",
-            ...(keep ? { tags: { "image-janitor:keep": "true" } } : {}),
-        });
-        (keep || young ? stay : expired).push(id(n));
-    }
-    return { seed, expired, stay };
-}
-
-/** The product's clients, with a request deadline short enough for the proxy's 5 s stalls to break it. */
-function clientsAt(endpoint: string): UsageClients {
-    const config = {
-        ...clientConfig,
-        requestHandler: { ...clientConfig.requestHandler, requestTimeout: 3_000 },
-        endpoint,
-        region: MOTO_REGION,
-        credentials: motoCredentials,
-    };
-    return {
-        ec2: new EC2Client(config),
-        autoScaling: new AutoScalingClient(config),
-        ssm: new SSMClient(config),
-    };
-}
-
 interface Outcome {
     wronglyDeleted: number;
     leftAfter: number[];
@@ -83,7 +39,7 @@ async function faultedRuns(
     kinds: FaultKind[],
     seed: number,
 ): Promise<Outcome> {
-    const { seed: amis, expired, stay } = scenario();
+    const { seed: amis, expired, stay } = faultScenario(300, 205, 45);
     const moto = await startMoto({ amis, proxy: { stallMs: 5_000 } });
     try {
         const before = (await motoState(moto)).images;
@@ -97,7 +53,7 @@ async function faultedRuns(
         };
         for (let run = 1; run <= 2; run++) {
             const s = await runCleanup({
-                clients: clientsAt(moto.endpoint),
+                clients: motoClients(moto.endpoint, 3000),
                 settings: settingsWith({ validHours: 24, protectInUse: false }),
             }).catch(() => undefined);
             out.failedReported += s?.failed.length ?? 0;
@@ -116,7 +72,7 @@ async function faultedRuns(
 }
 
 async function killedRun(killAfter: number) {
-    const { seed: amis, expired, stay } = scenario();
+    const { seed: amis, expired, stay } = faultScenario(300, 205, 45);
     const moto = await startMoto({ amis });
     try {
         const before = (await motoState(moto)).images;
@@ -149,7 +105,7 @@ async function killedRun(killAfter: number) {
         await exited;
         const cut = await judge(moto, expired, stay, before);
         await runCleanup({
-            clients: clientsAt(moto.endpoint),
+            clients: motoClients(moto.endpoint, 3000),
             settings: settingsWith({ validHours: 24, protectInUse: false }),
         });
         const next = await judge(moto, expired, stay, before);

@@ -10,6 +10,7 @@ import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws
 import { ECR } from "@aws-sdk/client-ecr";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { UsageClients } from "../functions/core/ami/usage";
+import { clientConfig } from "../functions/core/shared/clients";
 import { type MotoProxy, type ProxyOptions, startMotoProxy } from "./motoProxy";
 
 /** moto's default account: AMIs seeded with this owner are the account's own. */
@@ -132,14 +133,50 @@ export function motoEc2(endpoint: string): EC2Client {
     return new EC2Client({ endpoint, region: MOTO_REGION, credentials: motoCredentials });
 }
 
-/** The clients a cleanup run takes, pointed at moto (through its proxy). */
-export function motoClients(endpoint: string): UsageClients {
-    const where = { endpoint, region: MOTO_REGION, credentials: motoCredentials };
+/**
+ * The clients a cleanup run takes, pointed at moto (through its proxy). With `requestTimeoutMs`, the product's own
+ * client settings with that request deadline, short enough for a fault-injecting proxy's stalls to break it.
+ */
+export function motoClients(endpoint: string, requestTimeoutMs?: number): UsageClients {
+    const base = { endpoint, region: MOTO_REGION, credentials: motoCredentials };
+    const where =
+        requestTimeoutMs === undefined
+            ? base
+            : {
+                  ...clientConfig,
+                  requestHandler: { ...clientConfig.requestHandler, requestTimeout: requestTimeoutMs },
+                  ...base,
+              };
     return {
         ec2: new EC2Client(where),
         autoScaling: new AutoScalingClient(where),
         ssm: new SSMClient(where),
     };
+}
+
+/**
+ * The fault scenarios' account: `total` AMIs, the first `toDelete` expired, the next `kept` expired but kept by
+ * the keep tag, the rest young; what must go and what must stay, by id.
+ */
+export function faultScenario(total: number, toDelete: number, kept: number) {
+    const id = (n: number) => `ami-0f${n.toString(16).padStart(15, "0")}`;
+    const seed: SeedAmi[] = [];
+    const expired: string[] = [];
+    const stay: string[] = [];
+    for (let n = 0; n < total; n++) {
+        const keep = n >= toDelete && n < toDelete + kept;
+        const young = n >= toDelete + kept;
+        seed.push({
+            ami_id: id(n),
+            name: `faulty-${n}`,
+            owner_id: MOTO_ACCOUNT_ID,
+            creation_date: hoursAgo(young ? 2 : 100),
+            state: "available",
+            ...(keep ? { tags: { "image-janitor:keep": "true" } } : {}),
+        });
+        (keep || young ? stay : expired).push(id(n));
+    }
+    return { seed, expired, stay };
 }
 
 /** An ISO timestamp `hours` before `now`, in the format EC2 reports CreationDate. */

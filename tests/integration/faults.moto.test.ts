@@ -6,64 +6,19 @@
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { SSMClient } from "@aws-sdk/client-ssm";
 import { settingsWith } from "../../functions/core/ami/settings";
-import type { UsageClients } from "../../functions/core/ami/usage";
-import { clientConfig } from "../../functions/core/shared/clients";
 import {
-    hoursAgo,
-    MOTO_ACCOUNT_ID,
+    faultScenario,
     MOTO_REGION,
+    motoClients,
     motoCredentials,
     motoState,
-    type SeedAmi,
     startMoto,
 } from "../../runner/moto";
 import { type Call, FAULT_KINDS, type FaultKind, seededFaults } from "../../runner/motoProxy";
 import { runCleanup } from "../../runner/run";
 
 const ROOT = join(__dirname, "..", "..");
-const id = (n: number) => `ami-0f${n.toString(16).padStart(15, "0")}`;
-
-/** 20 expired AMIs to delete, 4 expired but kept by the keep tag, 6 young. */
-function scenario(): { seed: SeedAmi[]; expired: string[]; stay: string[] } {
-    const seed: SeedAmi[] = [];
-    const expired: string[] = [];
-    const stay: string[] = [];
-    for (let n = 0; n < 30; n++) {
-        const keep = n >= 20 && n < 24;
-        const young = n >= 24;
-        seed.push({
-            ami_id: id(n),
-            name: `faulty-${n}`,
-            owner_id: MOTO_ACCOUNT_ID,
-            creation_date: hoursAgo(young ? 2 : 100),
-            state: "available",
-            ...(keep ? { tags: { "image-janitor:keep": "true" } } : {}),
-        });
-        (keep || young ? stay : expired).push(id(n));
-    }
-    return { seed, expired, stay };
-}
-
-/** The product's client settings, with a deadline short enough for the proxy's stalls to break it. */
-function clientsAt(endpoint: string): UsageClients {
-    const config = {
-        ...clientConfig,
-        requestHandler: { ...clientConfig.requestHandler, requestTimeout: 1_000 },
-        endpoint,
-        region: MOTO_REGION,
-        credentials: motoCredentials,
-    };
-    return {
-        ec2: new EC2Client(config),
-        autoScaling: new AutoScalingClient(config),
-        ssm: new SSMClient(config),
-    };
-}
-
 describe("nothing half-done with faults, against moto server", function () {
     this.timeout(300_000);
 
@@ -78,14 +33,14 @@ describe("nothing half-done with faults, against moto server", function () {
     ];
     for (const [what, share, kinds] of plans) {
         it(`${what}: nothing kept is deleted, all expired gone within two runs, no snapshot orphaned`, async () => {
-            const { seed, expired, stay } = scenario();
+            const { seed, expired, stay } = faultScenario(30, 20, 4);
             const moto = await startMoto({ amis: seed, proxy: { stallMs: 1_500 } });
             try {
                 const before = await motoState(moto);
                 moto.proxy.setFaults(seededFaults(20261202, share, kinds));
                 const run = () =>
                     runCleanup({
-                        clients: clientsAt(moto.endpoint),
+                        clients: motoClients(moto.endpoint, 1000),
                         retryIntervalMs: 10,
                         backoff: { baseMs: 20, capMs: 200 },
                         settings: settingsWith({ validHours: 24, protectInUse: false }),
@@ -115,7 +70,7 @@ describe("nothing half-done with faults, against moto server", function () {
 
     for (const killAfter of [1, 6, 14]) {
         it(`after a SIGKILL once ${killAfter} AMIs were sent to DeregisterImage, the next run leaves no orphan`, async () => {
-            const { seed, expired, stay } = scenario();
+            const { seed, expired, stay } = faultScenario(30, 20, 4);
             const moto = await startMoto({ amis: seed });
             try {
                 const child = spawn(
@@ -150,7 +105,7 @@ describe("nothing half-done with faults, against moto server", function () {
                 await exited;
                 const cut = await motoState(moto);
                 const next = await runCleanup({
-                    clients: clientsAt(moto.endpoint),
+                    clients: motoClients(moto.endpoint, 1000),
                     settings: settingsWith({ validHours: 24, protectInUse: false }),
                 });
                 const after = await motoState(moto);
