@@ -1,6 +1,12 @@
 // Pure builders for every IAM document the program attaches: plain values in, plain JSON-able objects out.
 import type { CleanupSettings } from "../functions/core/ami/settings";
-import { CLEANUP_TAG_KEYS, DISABLED_AT_TAG_KEY, RESTORED_AT_TAG_KEY } from "../functions/core/ami/tags";
+import {
+    CLEANUP_TAG_KEYS,
+    DELETING_TAG,
+    DISABLED_AT_TAG_KEY,
+    IMAGE_ID_TAG_KEY,
+    RESTORED_AT_TAG_KEY,
+} from "../functions/core/ami/tags";
 
 export interface Statement {
     Sid?: string;
@@ -143,12 +149,21 @@ export function tagOwnKeysStatement(sid: string, s: Scope, keys: string[]): Stat
  * DeregisterImage's own answer and the listing, so nothing is looked up here.
  */
 export function deleteSnapshotsPolicy(logGroupArn: string, s: Scope): PolicyDocument {
-    return doc(logWriteStatement(`${logGroupArn}:*`), {
-        Sid: "DeleteSnapshots",
-        Effect: "Allow",
-        Action: "ec2:DeleteSnapshot",
-        Resource: `arn:${s.partition}:ec2:${s.region}::snapshot/*`,
-    });
+    const snapshots = `arn:${s.partition}:ec2:${s.region}::snapshot/*`;
+    return doc(
+        logWriteStatement(`${logGroupArn}:*`),
+        { Sid: "DeleteSnapshots", Effect: "Allow", Action: "ec2:DeleteSnapshot", Resource: snapshots },
+        {
+            // An orphan is tagged as the cleanup's deletion before it goes, so the Recycle Bin keeps it too.
+            Sid: "MarkOrphansForDeletion",
+            Effect: "Allow",
+            Action: "ec2:CreateTags",
+            Resource: snapshots,
+            Condition: {
+                "ForAllValues:StringEquals": { "aws:TagKeys": [DELETING_TAG.Key, IMAGE_ID_TAG_KEY] },
+            },
+        },
+    );
 }
 
 /**
@@ -191,7 +206,11 @@ export function restorePolicy(s: Scope): PolicyDocument {
             Effect: "Allow",
             Action: "ec2:DeleteTags",
             Resource: [images, snapshots],
-            Condition: { "ForAllValues:StringEquals": { "aws:TagKeys": [...CLEANUP_TAG_KEYS] } },
+            // ForAllValues alone also passes a DeleteTags without tags, which deletes every tag: Null refuses it.
+            Condition: {
+                "ForAllValues:StringEquals": { "aws:TagKeys": [...CLEANUP_TAG_KEYS, RESTORED_AT_TAG_KEY] },
+                Null: { "aws:TagKeys": "false" },
+            },
         },
     );
 }

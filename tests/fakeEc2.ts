@@ -69,6 +69,8 @@ export interface FakeEc2 {
     deregistered: string[];
     deletedSnapshots: string[];
     calls: Record<string, number>;
+    /** ListImagesInRecycleBin fails a call naming an id the bin does not hold, as DescribeImages does (undocumented). */
+    binListRefusesUnknownIds: boolean;
     /** EC2 honours DeregisterImage's DeleteAssociatedSnapshots; false behaves as moto and older endpoints do. */
     honoursDeleteAssociatedSnapshots: boolean;
     /** What DeregisterImage and DeleteSnapshot do: a test that intercepts a call can still carry it out. */
@@ -132,6 +134,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         deletedSnapshots: [],
         calls: {},
         honoursDeleteAssociatedSnapshots: true,
+        binListRefusesUnknownIds: false,
         deregister: () => ({}),
         removeSnapshot: () => ({}),
     };
@@ -392,6 +395,9 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         expire();
         if ((input.ImageIds?.length ?? 0) > 20)
             throw awsError("InvalidParameterValue", "The maximum number of image IDs is 20.");
+        const unknown = (input.ImageIds ?? []).filter((id: string) => !fake.bin.images.has(id));
+        if (fake.binListRefusesUnknownIds && unknown.length > 0)
+            throw awsError("InvalidAMIID.NotFound", `The image id '[${unknown.join(", ")}]' does not exist`);
         const all = [...fake.bin.images.entries()].filter(
             ([id]) => !input.ImageIds || input.ImageIds.includes(id),
         );

@@ -134,7 +134,14 @@ describe("IAM policy builders", () => {
     });
 
     it("lets whoever undoes restore, enable and write or remove only the cleanup's tags, in the region", () => {
-        const [, images, snapshots, mark, remove] = restorePolicy(scope).Statement;
+        const [find, images, snapshots, mark, remove] = restorePolicy(scope).Statement;
+        assert.deepEqual(find.Action, [
+            "ec2:ListImagesInRecycleBin",
+            "ec2:ListSnapshotsInRecycleBin",
+            "ec2:DescribeTags",
+            "ec2:DescribeImages",
+            "ec2:DescribeSnapshots",
+        ]);
         assert.deepEqual(images, {
             Sid: "RestoreImages",
             Effect: "Allow",
@@ -145,14 +152,17 @@ describe("IAM policy builders", () => {
         assert.deepEqual(mark.Condition, {
             "ForAllValues:StringEquals": { "aws:TagKeys": ["image-janitor:restored-at"] },
         });
+        // Null: a DeleteTags that names no tag (and so deletes every one, the keep tag included) is refused.
         assert.deepEqual(remove.Condition, {
             "ForAllValues:StringEquals": {
                 "aws:TagKeys": [
                     "image-janitor:deleting",
                     "image-janitor:image-id",
                     "image-janitor:disabled-at",
+                    "image-janitor:restored-at",
                 ],
             },
+            Null: { "aws:TagKeys": "false" },
         });
     });
 });

@@ -184,6 +184,17 @@ describe("Pulumi program (mock runtime)", () => {
                     Action: "ec2:DeleteSnapshot",
                     Resource: "arn:aws:ec2:us-east-1::snapshot/*",
                 },
+                {
+                    Sid: "MarkOrphansForDeletion",
+                    Effect: "Allow",
+                    Action: "ec2:CreateTags",
+                    Resource: "arn:aws:ec2:us-east-1::snapshot/*",
+                    Condition: {
+                        "ForAllValues:StringEquals": {
+                            "aws:TagKeys": ["image-janitor:deleting", "image-janitor:image-id"],
+                        },
+                    },
+                },
             ],
         });
         const machine = policy("machine");

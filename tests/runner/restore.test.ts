@@ -4,7 +4,12 @@
 // of what is in the bin can be read. The rules are the program's own (components/recycleBin.ts).
 import * as assert from "node:assert/strict";
 import { join } from "node:path";
-import { EC2Client, type Image, RestoreImageFromRecycleBinCommand } from "@aws-sdk/client-ec2";
+import {
+    EC2Client,
+    EnableImageCommand,
+    type Image,
+    RestoreImageFromRecycleBinCommand,
+} from "@aws-sdk/client-ec2";
 import { RECYCLE_BIN_RESOURCES, recycleBinRuleArgs } from "../../components/recycleBin";
 import { restoreDeletions } from "../../functions/core/ami/restore";
 import { settingsWith } from "../../functions/core/ami/settings";
@@ -108,7 +113,8 @@ describe("restore from the Recycle Bin, end to end", () => {
         assert.deepEqual(tagKeys(ami?.Tags), ["image-janitor:restored-at"]);
         for (const s of ["snap-01a", "snap-01b"]) {
             assert.equal(fake.snapshots.get(s)?.State, "completed");
-            assert.deepEqual(tagKeys(fake.snapshots.get(s)?.Tags), ["image-janitor:restored-at"]);
+            // Used by the AMI again: no tag of the cleanup's left on them.
+            assert.deepEqual(tagKeys(fake.snapshots.get(s)?.Tags), []);
         }
         // Idempotent: asked again, it says so.
         assert.deepEqual(
@@ -222,6 +228,66 @@ describe("restore from the Recycle Bin, end to end", () => {
             [["restored", ["snap-01a", "snap-01b"]]],
         );
         assert.ok(fake.images.has("ami-01"));
+    });
+
+    it("finishes a restore cut after the AMI is back: kept by the cleanup meanwhile, tags and EnableImage done by the next run", async () => {
+        fake = installFakeEc2(ec2(), [image(1)], T0);
+        withRules(7);
+        await cleanup({ disableForHours: 1 });
+        fake.setNow(hours(2));
+        await cleanup({ disableForHours: 1 });
+        assert.ok(fake.bin.images.has("ami-01"));
+        // EnableImage refused once: the AMI is registered again, disabled, still carrying the cleanup's tags.
+        ec2().on(EnableImageCommand).rejectsOnce(awsError("InternalError", "An internal error has occurred"));
+        const cut = await restore({ imageIds: ["ami-01"] });
+        assert.deepEqual(
+            cut.map((r) => r.status),
+            ["failed"],
+        );
+        assert.deepEqual(tagKeys(fake.images.get("ami-01")?.Tags), [
+            "image-janitor:deleting",
+            "image-janitor:disabled-at",
+            "image-janitor:image-id",
+            "image-janitor:restored-at",
+        ]);
+        // Marked restored before it was registered: the hourly cleanup keeps it.
+        fake.setNow(hours(3));
+        const between = await cleanup({ disableForHours: 1 });
+        assert.deepEqual(
+            [between.skipped, between.deleted, between.strays],
+            [[{ imageId: "ami-01", reason: "restored" }], [], []],
+        );
+        installFakeEc2Restore();
+        const next = await restore({ imageIds: ["ami-01"] });
+        assert.deepEqual(
+            next.map((r) => [r.status, r.snapshotIds, r.reEnabled]),
+            [["restored", ["snap-01a", "snap-01b"], true]],
+        );
+        assert.match(next[0].detail ?? "", /cut short; finished now/);
+        assert.equal(fake.images.get("ami-01")?.State, "available");
+        assert.deepEqual(tagKeys(fake.images.get("ami-01")?.Tags), ["image-janitor:restored-at"]);
+        assert.deepEqual(
+            (await restore({ imageIds: ["ami-01"] })).map((r) => r.status),
+            ["already-restored"],
+        );
+    });
+
+    it("keeps what the orphan sweep deletes in the bin too, and asks the bin id by id where it refuses unknown ids", async () => {
+        fake = installFakeEc2(ec2(), [image(1)], T0);
+        withRules(7);
+        fake.deregister({ ImageId: "ami-01" }); // by someone else, without a rule of theirs: its snapshots are orphans
+        await cleanup({ sweepOrphanSnapshots: true });
+        assert.deepEqual([...fake.bin.snapshots.keys()].sort(), ["snap-01a", "snap-01b"]);
+        // If ListImagesInRecycleBin refuses a call naming an id it does not hold (undocumented either way).
+        fake.binListRefusesUnknownIds = true;
+        const records = await restore({ imageIds: ["ami-01", "ami-09"] });
+        assert.deepEqual(
+            records.map((r) => [r.imageId, r.status]),
+            [
+                ["ami-01", "not-in-bin"],
+                ["ami-09", "not-in-bin"],
+            ],
+        );
     });
 
     function installFakeEc2Restore() {

@@ -146,7 +146,10 @@ describe("disable first, through the runner", () => {
         // Disabled but untagged: never an available AMI with the tag, which would read as re-enabled.
         assert.deepEqual([fake.images.get("ami-01")?.State, tagsOf(fake, "ami-01")], ["disabled", {}]);
 
-        fake = installFakeEc2(ec2(), [image(1, { State: "disabled" })], hours(1));
+        // The same account an hour later, CreateTags answered again.
+        const left = fake.images;
+        fake = installFakeEc2(ec2(), [], hours(1));
+        fake.images = left;
         const next = await run();
         assert.deepEqual(next.disabled, [{ imageId: "ami-01", disabledAt: hours(1).toISOString() }]);
         assert.deepEqual(next.failed, []);

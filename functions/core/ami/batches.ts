@@ -13,6 +13,7 @@ import {
     disableImage,
     type SnapshotSkip,
     tagForDeletion,
+    tagSnapshotForDeletion,
 } from "./deletion";
 import type { ImageRef } from "./listing";
 import { type Attempt, isRetryable, type PoolOptions, runPool } from "./pool";
@@ -293,6 +294,8 @@ export async function deleteBatchSnapshots(
     return { images: records, snapshots: await deleteStrays(ec2, strays, dryRun, pool, log) };
 }
 
+const ORPHAN_OF = /^orphan of (ami-[0-9a-z]+)$/;
+
 async function deleteStrays(
     ec2: EC2Client,
     strays: SnapshotRef[],
@@ -302,8 +305,17 @@ async function deleteStrays(
 ): Promise<SnapshotRecord[]> {
     const results = await runPool(
         strays,
-        (s, attempt) =>
-            deleteSnapshots(ec2, { imageId: s.reason, snapshotIds: [s.snapshotId], dryRun }, log, attempt),
+        async (s, attempt) => {
+            // An unfinished deletion carries the deletion tag already; an orphan gets it now, so it is undoable too.
+            const madeFor = ORPHAN_OF.exec(s.reason)?.[1];
+            if (madeFor && !dryRun) await tagSnapshotForDeletion(ec2, s.snapshotId, madeFor);
+            return deleteSnapshots(
+                ec2,
+                { imageId: s.reason, snapshotIds: [s.snapshotId], dryRun },
+                log,
+                attempt,
+            );
+        },
         pool,
     );
     return strays.map((s, i): SnapshotRecord => {

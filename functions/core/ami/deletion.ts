@@ -88,6 +88,23 @@ export async function tagForDeletion(
     log({ message: "tagged for deletion", imageId: input.imageId, snapshotIds: input.snapshotIds });
 }
 
+/**
+ * Tags a snapshot no AMI uses (an orphan of an AMI that is gone) as being deleted with that AMI, just before
+ * deleting it: with recycleBinDays, the Recycle Bin keeps it as it keeps every other deletion of the cleanup. A
+ * snapshot already gone is left to the delete to report.
+ */
+export async function tagSnapshotForDeletion(
+    ec2: EC2Client,
+    snapshotId: string,
+    imageId: string,
+): Promise<void> {
+    try {
+        await ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: deletionTags(imageId) }));
+    } catch (err) {
+        if (!SNAPSHOT_GONE.has(errorName(err))) throw wrapAwsError(snapshotId, "CreateTags", err);
+    }
+}
+
 export interface DisableResult {
     imageId: string;
     /** `disabled` by this run (or already disabled by someone else, now carrying the cleanup's tag), `already-gone`, `dry-run`. */

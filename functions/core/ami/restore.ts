@@ -25,6 +25,7 @@ import {
     errorName,
     IMAGE_GONE,
     janitorError,
+    wrapAwsError,
 } from "../shared/errors";
 import { type Log, silentLog } from "../shared/log";
 import { sleep } from "../shared/time";
@@ -82,12 +83,7 @@ const chunks = <T>(items: T[], size: number) =>
 async function binnedImages(ec2: EC2Client, ids: string[] | undefined): Promise<ImageRecycleBinInfo[]> {
     const out: ImageRecycleBinInfo[] = [];
     if (ids) {
-        for (const part of chunks(ids, IMAGE_IDS_PER_LIST)) {
-            const res = await calling(part.join(","), "ListImagesInRecycleBin", () =>
-                ec2.send(new ListImagesInRecycleBinCommand({ ImageIds: part })),
-            );
-            out.push(...(res.Images ?? []));
-        }
+        for (const part of chunks(ids, IMAGE_IDS_PER_LIST)) out.push(...(await listByIds(ec2, part)));
         return out;
     }
     let token: string | undefined;
@@ -99,6 +95,25 @@ async function binnedImages(ec2: EC2Client, ids: string[] | undefined): Promise<
         token = res.NextToken;
     } while (token);
     return out;
+}
+
+/**
+ * The bin's entries for these ids. What ListImagesInRecycleBin does with an id it does not hold is not documented;
+ * if it refuses the call as DescribeImages does (InvalidAMIID.*), each id is asked alone and a refused one is
+ * simply not in the bin.
+ */
+async function listByIds(ec2: EC2Client, ids: string[]): Promise<ImageRecycleBinInfo[]> {
+    try {
+        const res = await ec2.send(new ListImagesInRecycleBinCommand({ ImageIds: ids }));
+        return res.Images ?? [];
+    } catch (err) {
+        const gone = IMAGE_GONE.has(errorName(err)) || errorName(err) === "InvalidAMIID.Malformed";
+        if (!gone) throw wrapAwsError(ids.join(","), "ListImagesInRecycleBin", err);
+        if (ids.length === 1) return [];
+        const out: ImageRecycleBinInfo[] = [];
+        for (const id of ids) out.push(...(await listByIds(ec2, [id])));
+        return out;
+    }
 }
 
 async function binnedSnapshots(ec2: EC2Client): Promise<SnapshotRecycleBinInfo[]> {
@@ -173,6 +188,10 @@ export async function restoreDeletions(ec2: EC2Client, opts: RestoreOptions): Pr
     for (const imageId of (opts.imageIds ?? []).filter((id) => !binIds.includes(id))) {
         const image = await calling(imageId, "DescribeImages", () => registered(ec2, imageId));
         const restoredAt = image ? tagsOf(image)[RESTORED_AT_TAG_KEY] : undefined;
+        if (image && restoredAt && isUnfinished(image) && !opts.dryRun) {
+            records.push(await finishInterrupted(ec2, image, restoredAt));
+            continue;
+        }
         records.push(
             !image
                 ? {
@@ -192,7 +211,7 @@ export async function restoreDeletions(ec2: EC2Client, opts: RestoreOptions): Pr
         );
     }
     if (opts.deletedWithinHours !== undefined)
-        records.push(...(await restoredSince(ec2, now, opts.deletedWithinHours)));
+        records.push(...(await restoredSince(ec2, now, opts.deletedWithinHours, opts.dryRun)));
     if (binIds.length === 0) return records;
 
     const imageTags = await tagsByResource(ec2, [{ Name: "resource-id", Values: binIds }], "resource-id");
@@ -250,13 +269,20 @@ export async function restoreDeletions(ec2: EC2Client, opts: RestoreOptions): Pr
     return records;
 }
 
+const isUnfinished = (image: Image) => UNFINISHED.some((key) => tagsOf(image)[key] !== undefined);
+
 const binTimes = (i: ImageRecycleBinInfo) => ({
     ...(i.RecycleBinEnterTime ? { deletedAt: i.RecycleBinEnterTime.toISOString() } : {}),
     ...(i.RecycleBinExitTime ? { binExitsAt: i.RecycleBinExitTime.toISOString() } : {}),
 });
 
 /** AMIs an earlier restore brought back within the window: said so, not restored twice. */
-async function restoredSince(ec2: EC2Client, now: Date, hours: number): Promise<RestoreRecord[]> {
+async function restoredSince(
+    ec2: EC2Client,
+    now: Date,
+    hours: number,
+    dryRun: boolean,
+): Promise<RestoreRecord[]> {
     const out: RestoreRecord[] = [];
     let token: string | undefined;
     do {
@@ -273,7 +299,9 @@ async function restoredSince(ec2: EC2Client, now: Date, hours: number): Promise<
         );
         for (const image of res.Images ?? []) {
             const at = tagsOf(image)[RESTORED_AT_TAG_KEY] ?? "";
-            if (Date.parse(at) >= now.getTime() - hours * HOUR_MS)
+            if (Date.parse(at) < now.getTime() - hours * HOUR_MS) continue;
+            if (isUnfinished(image) && !dryRun) out.push(await finishInterrupted(ec2, image, at));
+            else
                 out.push({
                     imageId: image.ImageId ?? "",
                     status: "already-restored",
@@ -304,16 +332,20 @@ async function restoreOne(
         }
         return { ...record, status: "would-restore" };
     }
+    // Marked while still in the bin (the bin lets tags change): from the moment anything is registered again, the
+    // cleanup keeps it, and never takes a restored snapshot for an unfinished deletion or an orphan.
     const restoredAt = { Key: RESTORED_AT_TAG_KEY, Value: now.toISOString() };
+    const marked = [...binned, imageId];
+    await calling(imageId, "CreateTags", () =>
+        ec2.send(new CreateTagsCommand({ Resources: marked, Tags: [restoredAt] })),
+    );
+    if (binned.length > 0)
+        await calling(imageId, "DeleteTags", () =>
+            ec2.send(new DeleteTagsCommand({ Resources: binned, Tags: [{ Key: DELETING_TAG.Key }] })),
+        );
     for (const snapshotId of binned) {
         await calling(snapshotId, "RestoreSnapshotFromRecycleBin", () =>
             ec2.send(new RestoreSnapshotFromRecycleBinCommand({ SnapshotId: snapshotId })),
-        );
-        await calling(snapshotId, "CreateTags", () =>
-            ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: [restoredAt] })),
-        );
-        await calling(snapshotId, "DeleteTags", () =>
-            ec2.send(new DeleteTagsCommand({ Resources: [snapshotId], Tags: [{ Key: DELETING_TAG.Key }] })),
         );
         log({ message: "snapshot restored", imageId, snapshotId });
     }
@@ -321,24 +353,55 @@ async function restoreOne(
     await calling(imageId, "RestoreImageFromRecycleBin", () =>
         ec2.send(new RestoreImageFromRecycleBinCommand({ ImageId: imageId })),
     );
-    await calling(imageId, "CreateTags", () =>
-        ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: [restoredAt] })),
-    );
-    // Whether EC2 brings a disabled AMI back disabled is not documented: look, and enable it if the cleanup had.
+    const reEnabled = await finishRestore(ec2, imageId, snapshotIds);
+    log({ message: "restored", imageId, snapshotIds, reEnabled });
+    return { ...record, status: "restored", ...(reEnabled ? { reEnabled } : {}) };
+}
+
+/** The tags that say a restore has not finished: a registered AMI that still carries them is finished again. */
+const UNFINISHED = [DELETING_TAG.Key, IMAGE_ID_TAG_KEY];
+
+/**
+ * After the AMI is registered again: enabled if the cleanup had disabled it (whether EC2 brings a disabled AMI
+ * back disabled is not documented, so it looks), then the cleanup's tags removed from it and its snapshots, and
+ * `restored-at` from the snapshots (the AMI keeps it). Safe to run twice. Says whether it enabled the AMI.
+ */
+async function finishRestore(ec2: EC2Client, imageId: string, snapshotIds: string[]): Promise<boolean> {
     const back = await calling(imageId, "DescribeImages", () => registered(ec2, imageId));
     const reEnabled = back?.State === "disabled" && tagsOf(back)[DISABLED_AT_TAG_KEY] !== undefined;
     if (reEnabled)
         await calling(imageId, "EnableImage", () => ec2.send(new EnableImageCommand({ ImageId: imageId })));
+    const cleanupTags = [...UNFINISHED, DISABLED_AT_TAG_KEY].map((Key) => ({ Key }));
     await calling(imageId, "DeleteTags", () =>
-        ec2.send(
-            new DeleteTagsCommand({
-                Resources: [imageId, ...snapshotIds],
-                Tags: [{ Key: DELETING_TAG.Key }, { Key: IMAGE_ID_TAG_KEY }, { Key: DISABLED_AT_TAG_KEY }],
-            }),
-        ),
+        ec2.send(new DeleteTagsCommand({ Resources: [imageId], Tags: cleanupTags })),
     );
-    log({ message: "restored", imageId, snapshotIds, reEnabled });
-    return { ...record, status: "restored", ...(reEnabled ? { reEnabled } : {}) };
+    if (snapshotIds.length > 0)
+        await calling(imageId, "DeleteTags", () =>
+            ec2.send(
+                new DeleteTagsCommand({
+                    Resources: snapshotIds,
+                    Tags: [...cleanupTags, { Key: RESTORED_AT_TAG_KEY }],
+                }),
+            ),
+        );
+    return reEnabled;
+}
+
+/** A registered AMI an interrupted restore left with the cleanup's tags: finished now, its snapshots by tag. */
+async function finishInterrupted(ec2: EC2Client, image: Image, at: string): Promise<RestoreRecord> {
+    const imageId = image.ImageId ?? "";
+    const snapshotIds = (image.BlockDeviceMappings ?? [])
+        .map((m) => m.Ebs?.SnapshotId)
+        .filter((id): id is string => !!id)
+        .sort();
+    const reEnabled = await finishRestore(ec2, imageId, snapshotIds);
+    return {
+        imageId,
+        status: "restored",
+        snapshotIds,
+        ...(reEnabled ? { reEnabled } : {}),
+        detail: `an earlier restore (at ${at}) was cut short; finished now`,
+    };
 }
 
 /** Restored snapshots come back `recovering`; EC2 restores an AMI only once they are usable. */
