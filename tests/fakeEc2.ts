@@ -84,6 +84,24 @@ export const FAKE_ACCOUNT = "123456789012";
 const filterValues = (filters: { Name?: string; Values?: string[] }[] | undefined, name: string) =>
     filters?.find((f) => f.Name === name)?.Values;
 
+/**
+ * AMI `ami-0<n>`, made in January 2026, with one snapshot per size given (`snap-0<n>a`, `snap-0<n>b`, …): the
+ * runner tests' account.
+ */
+export function appImage(n: number, sizes: number[], extra: Partial<Image> = {}): Image {
+    return {
+        ImageId: `ami-0${n}`,
+        Name: `app-${n}`,
+        State: "available",
+        CreationDate: "2026-01-01T00:00:00.000Z",
+        BlockDeviceMappings: sizes.map((VolumeSize, i) => ({
+            DeviceName: `/dev/xvd${"abcdefgh"[i]}`,
+            Ebs: { SnapshotId: `snap-0${n}${"abcdefgh"[i]}`, VolumeSize },
+        })),
+        ...extra,
+    };
+}
+
 /** `count` AMIs created in 2020 with one snapshot each, ids in creation order. */
 export function oldImages(count: number): Image[] {
     return Array.from({ length: count }, (_, n) => {

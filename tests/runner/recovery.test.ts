@@ -5,21 +5,11 @@ import * as assert from "node:assert/strict";
 import { DeleteSnapshotCommand, DeregisterImageCommand, EC2Client, type Image } from "@aws-sdk/client-ec2";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { runCleanup } from "../../runner/run";
-import { type FakeEc2, installFakeEc2 } from "../fakeEc2";
+import { appImage, type FakeEc2, installFakeEc2 } from "../fakeEc2";
 import { awsError, mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
-const image = (n: number, extra: Partial<Image> = {}): Image => ({
-    ImageId: `ami-0${n}`,
-    Name: `app-${n}`,
-    State: "available",
-    CreationDate: "2026-01-01T00:00:00.000Z",
-    BlockDeviceMappings: [
-        { DeviceName: "/dev/xvda", Ebs: { SnapshotId: `snap-0${n}a`, VolumeSize: 8 } },
-        { DeviceName: "/dev/xvdb", Ebs: { SnapshotId: `snap-0${n}b`, VolumeSize: 8 } },
-    ],
-    ...extra,
-});
+const image = (n: number, extra: Partial<Image> = {}) => appImage(n, [8, 8], extra);
 
 /** Snapshots no registered AMI uses, that no AMI of the test's own will ever use again. */
 const orphans = (fake: FakeEc2) => {

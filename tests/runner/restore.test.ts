@@ -16,22 +16,12 @@ import { settingsWith } from "../../functions/core/ami/settings";
 import { ErrorNames } from "../../functions/core/shared/errors";
 import { parseRestoreCli, renderRestore } from "../../runner/restore";
 import { runCleanup } from "../../runner/run";
-import { type FakeEc2, installFakeEc2 } from "../fakeEc2";
+import { appImage, type FakeEc2, installFakeEc2 } from "../fakeEc2";
 import { awsError, mockedClients, runNode, useClientMock, useLookupMocks } from "../helpers";
 
 const T0 = new Date("2026-11-22T12:00:00.000Z");
 const hours = (n: number) => new Date(T0.getTime() + n * 3_600_000);
-const image = (n: number, extra: Partial<Image> = {}): Image => ({
-    ImageId: `ami-0${n}`,
-    Name: `app-${n}`,
-    State: "available",
-    CreationDate: "2026-01-01T00:00:00.000Z",
-    BlockDeviceMappings: [
-        { DeviceName: "/dev/xvda", Ebs: { SnapshotId: `snap-0${n}a`, VolumeSize: 8 } },
-        { DeviceName: "/dev/xvdb", Ebs: { SnapshotId: `snap-0${n}b`, VolumeSize: 30 } },
-    ],
-    ...extra,
-});
+const image = (n: number, extra: Partial<Image> = {}) => appImage(n, [8, 30], extra);
 /** Registers an AMI and its snapshots, as CreateImage leaves them. */
 const register = (fake: FakeEc2, i: Image) => {
     fake.images.set(i.ImageId ?? "", i);

@@ -7,19 +7,12 @@ import * as assert from "node:assert/strict";
 import { CreateTagsCommand, EC2Client, type Image } from "@aws-sdk/client-ec2";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { runCleanup } from "../../runner/run";
-import { type FakeEc2, installFakeEc2 } from "../fakeEc2";
+import { appImage, type FakeEc2, installFakeEc2 } from "../fakeEc2";
 import { awsError, mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const T0 = new Date("2026-11-22T12:00:00.000Z");
 const hours = (n: number) => new Date(T0.getTime() + n * 3_600_000);
-const image = (n: number, extra: Partial<Image> = {}): Image => ({
-    ImageId: `ami-0${n}`,
-    Name: `app-${n}`,
-    State: "available",
-    CreationDate: "2026-01-01T00:00:00.000Z",
-    BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: `snap-0${n}a`, VolumeSize: 8 } }],
-    ...extra,
-});
+const image = (n: number, extra: Partial<Image> = {}) => appImage(n, [8], extra);
 const tagsOf = (fake: FakeEc2, id: string) =>
     Object.fromEntries((fake.images.get(id)?.Tags ?? []).map((t) => [t.Key, t.Value]));
 
