@@ -23,9 +23,12 @@ import { runNode } from "../helpers";
 
 const ROOT = join(__dirname, "..", "..");
 
-/** `npm run cleanup` in its own process, not blocking this one: the moto proxy here must keep answering. */
+/**
+ * `npm run cleanup` in its own process, as npm runs it (built JavaScript, scripts/run-built.js), not blocking this
+ * one: the moto proxy here must keep answering.
+ */
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    runNode(["-r", "ts-node/register/transpile-only", "runner/cli.ts", ...args], { cwd: ROOT, env });
+    runNode(["scripts/run-built.js", "cleanup", ...args], { cwd: ROOT, env });
 
 describe("cleanup CLI", function () {
     this.timeout(120_000);

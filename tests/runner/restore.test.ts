@@ -328,7 +328,7 @@ describe("restore from the Recycle Bin, end to end", () => {
         this.timeout(60_000);
         const cwd = join(__dirname, "..", "..");
         const run = (args: string[]) =>
-            runNode(["-r", "ts-node/register/transpile-only", "runner/restore.ts", ...args], {
+            runNode(["scripts/run-built.js", "restore", ...args], {
                 cwd,
                 env: {
                     AWS_REGION: "eu-west-1",
