@@ -1,7 +1,12 @@
 // Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
 // entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
 import { buildDefinition, type FunctionArns, StateNames } from "../components/definition";
-import type { BatchSummary, ImageRecord, SnapshotRecord } from "../functions/core/ami/batches";
+import {
+    type BatchSummary,
+    deletedGiBOf,
+    type ImageRecord,
+    type SnapshotRecord,
+} from "../functions/core/ami/batches";
 import type { ImageItem } from "../functions/core/ami/listing";
 import type { Backoff } from "../functions/core/ami/pool";
 import type { Skipped } from "../functions/core/ami/selection";
@@ -208,10 +213,7 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
         imageId: r.imageId,
         snapshotIds: [...r.snapshotIds, ...r.alreadyGone],
     });
-    const gone = (status: string) => status === "deleted" || status === "would-delete";
-    const retainedGiB =
-        all.filter((r) => gone(r.status)).reduce((n, r) => n + (r.sizeGiB ?? 0), 0) +
-        [...strays.values()].filter((x) => gone(x.status)).reduce((n, x) => n + (x.sizeGiB ?? 0), 0);
+    const retainedGiB = deletedGiBOf(all, [...strays.values()]);
     return {
         dryRun: settings.dryRun,
         validHours: settings.validHours,

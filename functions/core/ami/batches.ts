@@ -327,6 +327,21 @@ async function deleteStrays(
     });
 }
 
+const isDeleted = (status: string) => status === "deleted" || status === "would-delete";
+
+/**
+ * GiB deleted (dry run: that would be), from the volume sizes: at most what is freed, and what the Recycle Bin
+ * keeps with recycleBinDays.
+ */
+export function deletedGiBOf(
+    records: Pick<ImageRecord, "status" | "sizeGiB">[],
+    strays: Pick<SnapshotRecord, "status" | "sizeGiB">[],
+): number {
+    const sum = (xs: { status: string; sizeGiB?: number }[]) =>
+        xs.filter((x) => isDeleted(x.status)).reduce((n, x) => n + (x.sizeGiB ?? 0), 0);
+    return sum(records) + sum(strays);
+}
+
 /** Counts over the batch, with the first few failures and keeps by name. */
 export function summarizeBatch(
     records: ImageRecord[],
@@ -336,10 +351,7 @@ export function summarizeBatch(
     const count = (status: ImageRecord["status"]) => records.filter((r) => r.status === status).length;
     const failed = records.filter((r) => r.status === "failed");
     const straysFailed = strays.filter((s) => s.status === "failed");
-    const gone = (status: string) => status === "deleted" || status === "would-delete";
-    const deletedGiB =
-        records.filter((r) => gone(r.status)).reduce((n, r) => n + (r.sizeGiB ?? 0), 0) +
-        strays.filter((s) => gone(s.status)).reduce((n, s) => n + (s.sizeGiB ?? 0), 0);
+    const deletedGiB = deletedGiBOf(records, strays);
     const failures = [
         ...failed.map((r) => ({ id: r.imageId, error: r.error ?? "" })),
         ...straysFailed.map((s) => ({ id: s.snapshotId, error: s.detail ?? "" })),
@@ -356,7 +368,7 @@ export function summarizeBatch(
         failed: failed.length,
         snapshotsDeleted: records.reduce((n, r) => n + r.snapshotIds.length, 0),
         snapshotsSkipped: records.reduce((n, r) => n + r.skippedSnapshots.length, 0),
-        strayDeleted: strays.filter((s) => gone(s.status)).length,
+        strayDeleted: strays.filter((s) => isDeleted(s.status)).length,
         strayFailed: straysFailed.length,
         deletedGiB,
         retainedGiBDays: deletedGiB * recycleBinDays,

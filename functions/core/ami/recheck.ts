@@ -6,7 +6,7 @@ import {
     type EC2Client,
     type Image,
 } from "@aws-sdk/client-ec2";
-import { calling, errorMessage, errorName, IMAGE_GONE, wrapAwsError } from "../shared/errors";
+import { calling, errorMessage, errorName, IMAGE_ID_UNKNOWN, wrapAwsError } from "../shared/errors";
 import { candidateOf } from "./listing";
 import type { Candidate } from "./selection";
 
@@ -16,9 +16,6 @@ export type Current = Omit<Candidate, "imageId" | "name" | "creationDate">;
 /** DescribeImages takes the batch's ids in one call; EC2 advises at most 1,000 ids a call. */
 const IDS_PER_CALL = 200;
 const AMI_ID = /ami-[0-9a-z]+/g;
-
-const isGone = (err: unknown) =>
-    IMAGE_GONE.has(errorName(err)) || errorName(err) === "InvalidAMIID.Malformed";
 
 /** The AMIs EC2 describes, or the ids it says are gone. */
 async function describe(
@@ -32,7 +29,7 @@ async function describe(
         );
         return res.Images ?? [];
     } catch (err) {
-        if (isGone(err)) return { gone: errorMessage(err).match(AMI_ID) ?? [] };
+        if (IMAGE_ID_UNKNOWN.has(errorName(err))) return { gone: errorMessage(err).match(AMI_ID) ?? [] };
         throw wrapAwsError(subject, "DescribeImages", err);
     }
 }

@@ -6,13 +6,15 @@ import {
     DeleteTagsCommand,
     DescribeImagesCommand,
     DescribeSnapshotsCommand,
-    DescribeTagsCommand,
     type EC2Client,
     EnableImageCommand,
     type Image,
     type ImageRecycleBinInfo,
     ListImagesInRecycleBinCommand,
-    ListSnapshotsInRecycleBinCommand,
+    paginateDescribeImages,
+    paginateDescribeTags,
+    paginateListImagesInRecycleBin,
+    paginateListSnapshotsInRecycleBin,
     RestoreImageFromRecycleBinCommand,
     RestoreSnapshotFromRecycleBinCommand,
     type SnapshotRecycleBinInfo,
@@ -23,7 +25,7 @@ import {
     ErrorNames,
     errorMessage,
     errorName,
-    IMAGE_GONE,
+    IMAGE_ID_UNKNOWN,
     janitorError,
     wrapAwsError,
 } from "../shared/errors";
@@ -76,6 +78,8 @@ const IMAGE_IDS_PER_LIST = 20;
 /** Values per DescribeTags filter, well within EC2's filter limits. */
 const VALUES_PER_FILTER = 200;
 const HOUR_MS = 3_600_000;
+/** Items per page of every listing here: the most each call allows. */
+const PAGE = 1000;
 
 const chunks = <T>(items: T[], size: number) =>
     Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
@@ -86,15 +90,12 @@ async function binnedImages(ec2: EC2Client, ids: string[] | undefined): Promise<
         for (const part of chunks(ids, IMAGE_IDS_PER_LIST)) out.push(...(await listByIds(ec2, part)));
         return out;
     }
-    let token: string | undefined;
-    do {
-        const res = await calling("the Recycle Bin", "ListImagesInRecycleBin", () =>
-            ec2.send(new ListImagesInRecycleBinCommand({ MaxResults: 1000, NextToken: token })),
-        );
-        out.push(...(res.Images ?? []));
-        token = res.NextToken;
-    } while (token);
-    return out;
+    return everyItem(
+        "the Recycle Bin",
+        "ListImagesInRecycleBin",
+        paginateListImagesInRecycleBin({ client: ec2, pageSize: PAGE }, {}),
+        (p) => p.Images,
+    );
 }
 
 /**
@@ -107,8 +108,8 @@ async function listByIds(ec2: EC2Client, ids: string[]): Promise<ImageRecycleBin
         const res = await ec2.send(new ListImagesInRecycleBinCommand({ ImageIds: ids }));
         return res.Images ?? [];
     } catch (err) {
-        const gone = IMAGE_GONE.has(errorName(err)) || errorName(err) === "InvalidAMIID.Malformed";
-        if (!gone) throw wrapAwsError(ids.join(","), "ListImagesInRecycleBin", err);
+        if (!IMAGE_ID_UNKNOWN.has(errorName(err)))
+            throw wrapAwsError(ids.join(","), "ListImagesInRecycleBin", err);
         if (ids.length === 1) return [];
         const out: ImageRecycleBinInfo[] = [];
         for (const id of ids) out.push(...(await listByIds(ec2, [id])));
@@ -116,17 +117,26 @@ async function listByIds(ec2: EC2Client, ids: string[]): Promise<ImageRecycleBin
     }
 }
 
-async function binnedSnapshots(ec2: EC2Client): Promise<SnapshotRecycleBinInfo[]> {
-    const out: SnapshotRecycleBinInfo[] = [];
-    let token: string | undefined;
-    do {
-        const res = await calling("the Recycle Bin", "ListSnapshotsInRecycleBin", () =>
-            ec2.send(new ListSnapshotsInRecycleBinCommand({ MaxResults: 1000, NextToken: token })),
-        );
-        out.push(...(res.Snapshots ?? []));
-        token = res.NextToken;
-    } while (token);
-    return out;
+const binnedSnapshots = (ec2: EC2Client): Promise<SnapshotRecycleBinInfo[]> =>
+    everyItem(
+        "the Recycle Bin",
+        "ListSnapshotsInRecycleBin",
+        paginateListSnapshotsInRecycleBin({ client: ec2, pageSize: PAGE }, {}),
+        (p) => p.Snapshots,
+    );
+
+/** Every item of every page, an error naming the subject and the call. */
+function everyItem<P, T>(
+    subject: string,
+    action: string,
+    pages: AsyncIterable<P>,
+    items: (page: P) => T[] | undefined,
+): Promise<T[]> {
+    return calling(subject, action, async () => {
+        const out: T[] = [];
+        for await (const page of pages) out.push(...(items(page) ?? []));
+        return out;
+    });
 }
 
 /** Resource id → its tags, for resources in the bin as well as registered ones (DescribeTags reads both). */
@@ -138,18 +148,17 @@ async function tagsByResource(
     const out = new Map<string, Record<string, string>>();
     const values = filters.find((f) => f.Name === chunked)?.Values ?? [];
     for (const part of chunks(values, VALUES_PER_FILTER)) {
-        let token: string | undefined;
-        do {
-            const Filters = filters.map((f) => (f.Name === chunked ? { Name: f.Name, Values: part } : f));
-            const res = await calling("the cleanup's tags", "DescribeTags", () =>
-                ec2.send(new DescribeTagsCommand({ Filters, MaxResults: 1000, NextToken: token })),
-            );
-            for (const t of res.Tags ?? []) {
-                const id = t.ResourceId ?? "";
-                out.set(id, { ...(out.get(id) ?? {}), [t.Key ?? ""]: t.Value ?? "" });
-            }
-            token = res.NextToken;
-        } while (token);
+        const Filters = filters.map((f) => (f.Name === chunked ? { Name: f.Name, Values: part } : f));
+        const tags = await everyItem(
+            "the cleanup's tags",
+            "DescribeTags",
+            paginateDescribeTags({ client: ec2, pageSize: PAGE }, { Filters }),
+            (p) => p.Tags,
+        );
+        for (const t of tags) {
+            const id = t.ResourceId ?? "";
+            out.set(id, { ...(out.get(id) ?? {}), [t.Key ?? ""]: t.Value ?? "" });
+        }
     }
     return out;
 }
@@ -162,7 +171,7 @@ async function registered(ec2: EC2Client, imageId: string): Promise<Image | unde
         );
         return res.Images?.[0];
     } catch (err) {
-        if (IMAGE_GONE.has(errorName(err)) || errorName(err) === "InvalidAMIID.Malformed") return undefined;
+        if (IMAGE_ID_UNKNOWN.has(errorName(err))) return undefined;
         throw err;
     }
 }
@@ -284,33 +293,31 @@ async function restoredSince(
     dryRun: boolean,
 ): Promise<RestoreRecord[]> {
     const out: RestoreRecord[] = [];
-    let token: string | undefined;
-    do {
-        const res = await calling("restored AMIs", "DescribeImages", () =>
-            ec2.send(
-                new DescribeImagesCommand({
-                    Owners: ["self"],
-                    IncludeDisabled: true,
-                    Filters: [{ Name: "tag-key", Values: [RESTORED_AT_TAG_KEY] }],
-                    MaxResults: 1000,
-                    NextToken: token,
-                }),
-            ),
-        );
-        for (const image of res.Images ?? []) {
-            const at = tagsOf(image)[RESTORED_AT_TAG_KEY] ?? "";
-            if (Date.parse(at) < now.getTime() - hours * HOUR_MS) continue;
-            if (isUnfinished(image) && !dryRun) out.push(await finishInterrupted(ec2, image, at));
-            else
-                out.push({
-                    imageId: image.ImageId ?? "",
-                    status: "already-restored",
-                    snapshotIds: [],
-                    detail: `restored at ${at}`,
-                });
-        }
-        token = res.NextToken;
-    } while (token);
+    const images = await everyItem(
+        "restored AMIs",
+        "DescribeImages",
+        paginateDescribeImages(
+            { client: ec2, pageSize: PAGE },
+            {
+                Owners: ["self"],
+                IncludeDisabled: true,
+                Filters: [{ Name: "tag-key", Values: [RESTORED_AT_TAG_KEY] }],
+            },
+        ),
+        (p) => p.Images,
+    );
+    for (const image of images) {
+        const at = tagsOf(image)[RESTORED_AT_TAG_KEY] ?? "";
+        if (Date.parse(at) < now.getTime() - hours * HOUR_MS) continue;
+        if (isUnfinished(image) && !dryRun) out.push(await finishInterrupted(ec2, image, at));
+        else
+            out.push({
+                imageId: image.ImageId ?? "",
+                status: "already-restored",
+                snapshotIds: [],
+                detail: `restored at ${at}`,
+            });
+    }
     return out;
 }
 

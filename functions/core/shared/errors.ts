@@ -46,6 +46,11 @@ export const IMAGE_GONE: ReadonlySet<string> = /* @__PURE__ */ new Set([
     "InvalidAMIID.NotFound",
     "InvalidAMIID.Unavailable",
 ]);
+/** A lookup by id that EC2 refuses because an id names no AMI it has: gone, or never one. */
+export const IMAGE_ID_UNKNOWN: ReadonlySet<string> = /* @__PURE__ */ new Set([
+    ...IMAGE_GONE,
+    "InvalidAMIID.Malformed",
+]);
 export const SNAPSHOT_GONE: ReadonlySet<string> = /* @__PURE__ */ new Set(["InvalidSnapshot.NotFound"]);
 /** How EC2 (or an older endpoint) refuses a parameter it does not know. */
 export const UNKNOWN_PARAMETER: ReadonlySet<string> = /* @__PURE__ */ new Set([
