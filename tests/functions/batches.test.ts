@@ -425,5 +425,12 @@ describe("batch steps", () => {
         );
         assert.deepEqual(s.failures[0], { id: "ami-0", error: "e".repeat(300) });
         assert.equal(summarizeBatch(records.slice(14)).status, "ok");
+        // Strays deleted count towards the GiB too; a failed one does not.
+        const strays = [
+            { snapshotId: "snap-u", reason: "unfinished", sizeGiB: 5, status: "deleted" as const },
+            { snapshotId: "snap-o", reason: "orphan of ami-9", sizeGiB: 9, status: "failed" as const },
+        ];
+        const straysOnly = summarizeBatch([], strays, 2);
+        assert.deepEqual([straysOnly.deletedGiB, straysOnly.retainedGiBDays], [5, 10]);
     });
 });

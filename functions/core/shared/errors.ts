@@ -48,7 +48,8 @@ export const IMAGE_GONE: ReadonlySet<string> = /* @__PURE__ */ new Set([
 ]);
 /** A lookup by id that EC2 refuses because an id names no AMI it has: gone, or never one. */
 export const IMAGE_ID_UNKNOWN: ReadonlySet<string> = /* @__PURE__ */ new Set([
-    ...IMAGE_GONE,
+    "InvalidAMIID.NotFound",
+    "InvalidAMIID.Unavailable",
     "InvalidAMIID.Malformed",
 ]);
 export const SNAPSHOT_GONE: ReadonlySet<string> = /* @__PURE__ */ new Set(["InvalidSnapshot.NotFound"]);
