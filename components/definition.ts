@@ -156,7 +156,11 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
             [StateNames.list]: {
                 Type: "Task",
                 Resource: functionArns.list,
-                Parameters: { settings, "after.$": "$.continuation.cursor" },
+                Parameters: {
+                    settings,
+                    "after.$": "$.continuation.cursor",
+                    "run.$": "$.continuation.firstExecution",
+                },
                 ResultPath: "$.listed",
                 Retry: [retryLambda, retryTransient],
                 Next: StateNames.map,

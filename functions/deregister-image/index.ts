@@ -2,6 +2,9 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { deregisterBatchHandler } from "../core/ami/tasks";
 import { ec2ClientConfig } from "../core/shared/clients";
+import { createPacer, paced } from "../core/shared/pacing";
 
-const ec2 = new EC2Client(ec2ClientConfig);
-export const handler = deregisterBatchHandler(ec2);
+// One pacer per container, kept across invocations as EC2's buckets keep their level.
+const pacer = createPacer();
+const ec2 = paced(new EC2Client(ec2ClientConfig), pacer);
+export const handler = deregisterBatchHandler(ec2, { pacer });

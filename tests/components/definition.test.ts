@@ -52,7 +52,11 @@ describe("state machine definition builder", () => {
             [
                 "Task",
                 ARNS.list,
-                { settings: settingsOf(), "after.$": "$.continuation.cursor" },
+                {
+                    settings: settingsOf(),
+                    "after.$": "$.continuation.cursor",
+                    "run.$": "$.continuation.firstExecution",
+                },
                 "$.listed",
                 "DeleteImageMapState",
             ],
@@ -233,6 +237,7 @@ describe("state machine definition builder", () => {
         assert.deepEqual(d.States.ListExpiredImagesState.Parameters, {
             settings,
             "after.$": "$.continuation.cursor",
+            "run.$": "$.continuation.firstExecution",
         });
         assert.deepEqual(map.ItemSelector, {
             "id.$": "$$.Map.Item.Value.id",

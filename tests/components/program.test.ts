@@ -284,6 +284,7 @@ describe("Pulumi program (mock runtime)", () => {
         assert.deepEqual(definition.States.ListExpiredImagesState.Parameters, {
             settings,
             "after.$": "$.continuation.cursor",
+            "run.$": "$.continuation.firstExecution",
         });
         assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
         const map = definition.States.DeleteImageMapState;

@@ -1,10 +1,23 @@
 // The Lambda tasks' events: a bad event fails with a message naming the key and the value, before any AWS call.
 import * as assert from "node:assert/strict";
-import { DeregisterImageCommand, DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+    DeregisterImageCommand,
+    DescribeImagesCommand,
+    DescribeInstancesCommand,
+    DescribeLaunchTemplateVersionsCommand,
+    DescribeSnapshotsCommand,
+    EC2Client,
+} from "@aws-sdk/client-ec2";
 import { settingsWith } from "../../functions/core/ami/settings";
-import { deregisterBatchHandler, listExpiredImagesHandler } from "../../functions/core/ami/tasks";
+import {
+    deleteSnapshotsBatchHandler,
+    deregisterBatchHandler,
+    LISTING_REUSE_MS,
+    listExpiredImagesHandler,
+} from "../../functions/core/ami/tasks";
 import { ErrorNames } from "../../functions/core/shared/errors";
 import { silentLog } from "../../functions/core/shared/log";
+import { createPacer } from "../../functions/core/shared/pacing";
 import { mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const settings = settingsWith({ validHours: 48, protectInUse: false });
@@ -112,5 +125,78 @@ describe("Lambda tasks", () => {
             message: 'after must be an AMI id, or "" for the first page (got "snap-9")',
         });
         assert.equal(ec2().commandCalls(DescribeImagesCommand).length, 0);
+    });
+
+    describe("a later page of the same run", () => {
+        const images = ["ami-01", "ami-02", "ami-03"].map((ImageId) => ({
+            ImageId,
+            State: "available" as const,
+            CreationDate: "2026-11-01T00:00:00.000Z",
+            Name: ImageId,
+        }));
+        const guarded = settingsWith({ validHours: 48 });
+        const run = "arn:aws:states:us-east-1:123456789012:execution:cleanup:first";
+        const listings = () => ec2().commandCalls(DescribeImagesCommand).length;
+        const usageLookups = () => ec2().commandCalls(DescribeLaunchTemplateVersionsCommand).length;
+        const strayLookups = () => ec2().commandCalls(DescribeSnapshotsCommand).length;
+        beforeEach(() => {
+            ec2().on(DescribeInstancesCommand).resolves({ Reservations: [] });
+        });
+
+        it("reuses the run's listing for an hour, and looks up what uses the AMIs and the strays as it should", async () => {
+            ec2().on(DescribeImagesCommand).resolves({ Images: images });
+            let now = new Date("2026-11-22T12:00:00.000Z");
+            const list = listExpiredImagesHandler(mockedClients(), { log: silentLog, now: () => now });
+            const first = await list({ settings: guarded, run });
+            assert.deepEqual([first.count, listings(), usageLookups(), strayLookups()], [3, 1, 1, 1]);
+            now = new Date(now.getTime() + LISTING_REUSE_MS - 1);
+            const second = await list({ settings: guarded, run, after: "ami-01" });
+            assert.deepEqual(
+                [second.count, listings(), usageLookups(), strayLookups()],
+                [2, 1, 2, 1],
+                "the listing reused; usage looked up again; strays only on the first page",
+            );
+            await list({ settings: guarded, run });
+            assert.equal(listings(), 2, "a first page always lists");
+            now = new Date(now.getTime() + LISTING_REUSE_MS);
+            await list({ settings: guarded, run, after: "ami-02" });
+            assert.equal(listings(), 3, "an hour old: listed again");
+            await list({ settings: guarded, run: `${run}-other`, after: "ami-02" });
+            assert.equal(listings(), 4, "another run's page lists afresh");
+            await list({ settings: guarded, after: "ami-02" });
+            await list({ settings: guarded, after: "ami-02" });
+            assert.equal(listings(), 6, "without a run id every page lists");
+        });
+
+        it("lists again in a new process (a cold container), and refuses a run id that is not text", async () => {
+            ec2().on(DescribeImagesCommand).resolves({ Images: images });
+            const page = await listExpiredImagesHandler(mockedClients(), { log: silentLog })({
+                settings: guarded,
+                run,
+                after: "ami-01",
+            });
+            assert.deepEqual([page.count, listings()], [2, 1]);
+            await assert.rejects(
+                listExpiredImagesHandler(mockedClients(), { log: silentLog })({ settings, run: 7 } as never),
+                {
+                    name: ErrorNames.invalidInput,
+                    message: "run must be the id of the run's first execution (got 7)",
+                },
+            );
+        });
+    });
+
+    it("gives a Lambda container's pacer its share: 1/maxConcurrency of EC2's rates", async () => {
+        const shares: number[] = [];
+        const pacer = { ...createPacer(), divideAmong: (n: number) => shares.push(n) };
+        ec2().on(DescribeImagesCommand).resolves({ Images: [] });
+        const handler = deregisterBatchHandler(new EC2Client({}), { log: silentLog, pacer });
+        await handler({ settings: settingsWith({ validHours: 48, maxConcurrency: 3 }), images: [] });
+        const snapshots = deleteSnapshotsBatchHandler(new EC2Client({}), { log: silentLog, pacer });
+        await snapshots({
+            settings: settingsWith({ validHours: 48, maxConcurrency: 7 }),
+            deregistered: { images: [] },
+        });
+        assert.deepEqual(shares, [3, 7]);
     });
 });

@@ -78,7 +78,7 @@ export function candidateOf(image: Image): Omit<Candidate, "imageId" | "name" | 
 }
 
 /** What one DescribeImages listing of the account tells: the candidates, and what every AMI of it uses. */
-interface Account {
+export interface Account {
     candidates: Candidate[];
     /** Every AMI the account owns, whatever its state. */
     imageIds: Set<string>;
@@ -91,7 +91,7 @@ interface Account {
  * (disabled AMIs are listed only when asked; an owner's deprecated AMIs always are). Pending, failed and error
  * AMIs are never candidates, but their snapshots are in use all the same.
  */
-async function listAccount(ec2: EC2Client, log: Log): Promise<Account> {
+export async function listAccount(ec2: EC2Client, log: Log = silentLog): Promise<Account> {
     const account: Account = { candidates: [], imageIds: new Set(), snapshotsInUse: new Set() };
     const pages = paginateDescribeImages(
         { client: ec2, pageSize: DESCRIBE_PAGE_SIZE },
@@ -174,17 +174,25 @@ async function findStrays(
     return strays;
 }
 
+export interface ListingOptions {
+    /** A listing of the account already made (a later page of the same run); by default the account is listed. */
+    account?: Account;
+    /** Look for unfinished deletions and orphans too. Defaults to true; only a run's first page deletes them. */
+    strays?: boolean;
+}
+
 /**
  * Every self-owned candidate AMI strictly older than validHours that no guardrail keeps. The kept ones come back
- * in `skipped` with their reason.
+ * in `skipped` with their reason. What uses the AMIs is always looked up afresh.
  */
 export async function listExpiredImages(
     clients: UsageClients,
     settings: CleanupSettings,
     now: Date,
     log: Log = silentLog,
+    opts: ListingOptions = {},
 ): Promise<Listing> {
-    const account = await listAccount(clients.ec2, log);
+    const account = opts.account ?? (await listAccount(clients.ec2, log));
     const { candidates } = account;
     const expired = candidates.filter((c) => isExpired(c.creationDate, settings.validHours, now));
     // What uses the AMIs is only looked up when there is something it could protect.
@@ -205,6 +213,6 @@ export async function listExpiredImages(
         return item(c);
     });
     const estimatedGiB = toDelete.reduce((sum, c) => sum + c.sizeGiB, 0);
-    const strays = await findStrays(clients.ec2, account, settings, now, log);
+    const strays = opts.strays === false ? [] : await findStrays(clients.ec2, account, settings, now, log);
     return { images, expired: expired.map(item), skipped, estimatedGiB, strays };
 }

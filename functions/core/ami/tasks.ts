@@ -3,6 +3,7 @@
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { invalidInput } from "../shared/errors";
 import { consoleLog, type Log } from "../shared/log";
+import type { Pacer } from "../shared/pacing";
 import {
     BATCH_SIZE,
     type BatchSummary,
@@ -14,7 +15,7 @@ import {
     type SnapshotRef,
     summarizeBatch,
 } from "./batches";
-import { type ImageRef, type Listing, listExpiredImages } from "./listing";
+import { type Account, type ImageRef, type Listing, listAccount, listExpiredImages } from "./listing";
 import { type Page, pageOf } from "./pages";
 import type { Backoff, PoolOptions } from "./pool";
 import { type CleanupSettings, parseSettings } from "./settings";
@@ -28,6 +29,8 @@ export interface SettingsEvent {
 export interface ListEvent extends SettingsEvent {
     /** The page starts after this AMI id; "" or absent for the first page. */
     after?: string;
+    /** The run's first execution: later pages of the same run may reuse its listing of the account. */
+    run?: string;
 }
 
 export interface DeregisterEvent extends SettingsEvent {
@@ -46,6 +49,11 @@ export interface HandlerOptions {
     /** Backoff for throttled calls; the benchmark scales it with its simulated clock. */
     backoff?: Backoff;
     sleep?: (ms: number) => Promise<void>;
+    /**
+     * The pacer in front of this function's EC2 client, where the client serves one batch at a time (a Lambda
+     * container): each invocation gives it 1/maxConcurrency of EC2's rates, since that many batches run at once.
+     */
+    pacer?: Pacer;
 }
 
 /** The part of Lambda's context the batch handlers use: how long this invocation has left. */
@@ -134,6 +142,7 @@ function poolOptions(
     opts: HandlerOptions,
 ): PoolOptions {
     const remaining = context?.getRemainingTimeInMillis;
+    opts.pacer?.divideAmong(settings.maxConcurrency);
     return {
         concurrency: settings.callsPerBatch,
         ...(opts.backoff ? { backoff: opts.backoff } : {}),
@@ -149,16 +158,56 @@ function parseCursor(value: unknown): string {
     return value;
 }
 
-/** The list task: lists once, answers with the page after the event's cursor. */
+function parseRun(value: unknown): string {
+    if (value === undefined || value === "") return "";
+    if (typeof value !== "string" || value.length > 2048)
+        throw invalidInput("run", value, "the id of the run's first execution");
+    return value;
+}
+
+/**
+ * A later page of the same run reuses the run's listing of the account while it is younger than this; what
+ * uses the AMIs is looked up again for every page, and each AMI is described again just before its batch.
+ */
+export const LISTING_REUSE_MS = 60 * 60_000;
+
+/**
+ * The list task: answers with the page after the event's cursor. A run's first page lists the account; a
+ * later page of the same run, in the same process (a warm Lambda container, the local runner), reuses that
+ * listing for up to LISTING_REUSE_MS, so a 50,000-AMI run lists the account about twice instead of once a page.
+ */
 export function listExpiredImagesHandler(
     clients: UsageClients,
     opts: HandlerOptions & { onListing?: (listing: Listing) => void } = {},
 ) {
     const { log = consoleLog, now = () => new Date() } = opts;
+    let last: { run: string; listedAt: number; account: Account } | undefined;
     return async (event: ListEvent): Promise<Page> => {
         const settings = eventSettings(event);
         const after = parseCursor(event?.after);
-        const listing = await listExpiredImages(clients, settings, now(), log);
+        const run = parseRun(event?.run);
+        const at = now();
+        const reuse =
+            run !== "" &&
+            after !== "" &&
+            last?.run === run &&
+            at.getTime() - last.listedAt < LISTING_REUSE_MS;
+        let account: Account;
+        if (reuse && last) {
+            account = last.account;
+            log({
+                message: "reusing the run's listing",
+                images: account.imageIds.size,
+                listedAt: new Date(last.listedAt).toISOString(),
+            });
+        } else {
+            account = await listAccount(clients.ec2, log);
+            last = run ? { run, listedAt: at.getTime(), account } : undefined;
+        }
+        const listing = await listExpiredImages(clients, settings, at, log, {
+            account,
+            strays: after === "",
+        });
         opts.onListing?.(listing);
         return pageOf(listing, after);
     };
