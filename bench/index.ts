@@ -36,14 +36,15 @@ interface Measured {
     stats: RunStats;
 }
 
-/** `n` self-owned AMIs, all 100 hours old: each gets one EBS snapshot in moto. */
-function seed(n: number): SeedAmi[] {
-    const created = new Date(Date.now() - 100 * 3_600_000).toISOString();
-    return Array.from({ length: n }, (_, i) => ({
+/** `n` self-owned AMIs 100 hours old, then `young` 1 hour old: each gets one EBS snapshot in moto. */
+function seed(n: number, young = 0): SeedAmi[] {
+    const old = new Date(Date.now() - 100 * 3_600_000).toISOString();
+    const recent = new Date(Date.now() - 3_600_000).toISOString();
+    return Array.from({ length: n + young }, (_, i) => ({
         ami_id: `ami-${i.toString(16).padStart(17, "0")}`,
         name: `bench-${i}`,
         owner_id: MOTO_ACCOUNT_ID,
-        creation_date: created,
+        creation_date: i < n ? old : recent,
         state: "available",
     }));
 }
@@ -62,7 +63,11 @@ async function leftovers(ec2: EC2Client): Promise<{ images: number; snapshots: n
     return { images: images.length, snapshots: snapshots.length };
 }
 
-async function measure(design: "image-janitor" | "original", amis: SeedAmi[]): Promise<Measured> {
+async function measure(
+    design: "image-janitor" | "original",
+    amis: SeedAmi[],
+    expired = amis.length,
+): Promise<Measured> {
     const moto = await startMoto({ amis });
     try {
         const ec2 = client(moto.endpoint);
@@ -87,7 +92,7 @@ async function measure(design: "image-janitor" | "original", amis: SeedAmi[]): P
         const left = await leftovers(ec2);
         return {
             design,
-            amis: amis.length,
+            amis: expired,
             deleted,
             remainingImages: left.images,
             remainingSnapshots: left.snapshots,
@@ -240,6 +245,126 @@ async function throttleSimulation(
     }
 }
 
+const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const spread = (xs: number[], digits = 2) =>
+    `${fmt(Math.min(...xs), digits)} / ${fmt(median(xs), digits)} / ${fmt(Math.max(...xs), digits)}`;
+
+/**
+ * Both designs on the same AMIs, `rounds` times, interleaved (A B, B A, A B ...) so a drift in the machine's
+ * speed falls on both; each run gets a fresh moto. The ratio is taken pair by pair.
+ */
+async function roundsSection(n: number, young: number, rounds: number, original: boolean): Promise<string> {
+    const amis = seed(n, young);
+    const ours: Measured[] = [];
+    const theirs: Measured[] = [];
+    for (let r = 0; r < rounds; r++) {
+        const order =
+            r % 2 === 0 ? (["image-janitor", "original"] as const) : (["original", "image-janitor"] as const);
+        for (const design of order) {
+            if (design === "original" && !original) continue;
+            const m = await measure(design, amis, n);
+            (design === "original" ? theirs : ours).push(m);
+            process.stderr.write(`${design} round ${r + 1}: ${fmt(m.seconds, 1)} s\n`);
+        }
+    }
+    const bySeconds = (ms: Measured[]) => [...ms].sort((a, b) => a.seconds - b.seconds);
+    const mid = (ms: Measured[]) => bySeconds(ms)[Math.floor(ms.length / 2)];
+    const lines = [designTable(mid(ours), theirs.length ? mid(theirs) : undefined)];
+    lines.push(
+        "",
+        `Wall time over ${rounds} interleaved rounds (${fmt(young)} young AMIs beside them, never touched), min / median / max:`,
+        "",
+        "| | seconds | image-janitor / original, pair by pair |",
+        "|---|---:|---:|",
+        `| image-janitor | ${spread(
+            ours.map((m) => m.seconds),
+            1,
+        )} | |`,
+    );
+    if (theirs.length) {
+        const ratios = ours.map((m, i) => m.seconds / theirs[i].seconds);
+        lines.push(
+            `| original design | ${spread(
+                theirs.map((m) => m.seconds),
+                1,
+            )} | ${spread(ratios)} |`,
+            "",
+            `Target: at most 0.9 (median). Measured: ${fmt(median(ratios), 2)}.`,
+        );
+    }
+    const untouched = ours.every((m) => m.remainingImages === young && m.remainingSnapshots === young);
+    lines.push(
+        "",
+        `Young AMIs and their snapshots left untouched in every image-janitor run: ${untouched ? "yes" : "NO"}.`,
+    );
+    return lines.join("\n");
+}
+
+/**
+ * From `npm run cleanup`'s start to its first request reaching the endpoint, against a local server that
+ * records it and answers every request with a 400 (the run then fails, which does not matter here).
+ */
+async function firstCallSeconds(command: string[]): Promise<number> {
+    const { createServer } = await import("node:http");
+    const { spawn } = await import("node:child_process");
+    let first = 0;
+    const server = createServer((req, res) => {
+        if (!first) first = performance.now();
+        req.resume();
+        res.writeHead(400, { "content-type": "text/xml" });
+        res.end(
+            "<Response><Errors><Error><Code>AuthFailure</Code><Message>bench</Message></Error></Errors></Response>",
+        );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const started = performance.now();
+    const child = spawn(command[0], command.slice(1), {
+        cwd: `${__dirname}/..`,
+        stdio: "ignore",
+        env: {
+            ...process.env,
+            AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+            AWS_ACCESS_KEY_ID: "bench",
+            AWS_SECRET_ACCESS_KEY: "bench",
+            AWS_REGION: MOTO_REGION,
+        },
+    });
+    await new Promise((r) => child.on("exit", r));
+    server.close();
+    if (!first) throw new Error(`${command.join(" ")} made no request`);
+    return (first - started) / 1000;
+}
+
+async function firstCallSection(rounds: number): Promise<string> {
+    const args = ["cleanup", "--valid-hours", "24", "--dry-run", "--json"];
+    const built = ["node", "scripts/run-built.js", ...args];
+    const tsNode = ["node", "-r", "ts-node/register/transpile-only", "runner/cli.ts", ...args.slice(1)];
+    await firstCallSeconds(built); // builds the bundle if an input changed
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+        a.push(await firstCallSeconds(built));
+        b.push(await firstCallSeconds(tsNode));
+    }
+    return [
+        "### Time to the first API call",
+        "",
+        `From the process's start to its first request reaching the endpoint (a local server), ${rounds} interleaved rounds, min / median / max seconds:`,
+        "",
+        "| | seconds |",
+        "|---|---:|",
+        `| \`npm run cleanup\`'s script (\`node scripts/run-built.js cleanup\`, built JavaScript) | ${spread(a)} |`,
+        `| the same command through ts-node (how it started before) | ${spread(b)} |`,
+        "",
+        `Target: at most 1 s. Measured: ${fmt(median(a), 2)} s (median). npm itself adds about 0.1–0.15 s before the script starts.`,
+    ].join("\n");
+}
+
 async function ecrSection(): Promise<string> {
     // 8,000 images with two tags and 4,000 untagged: 20,000 ListImages entries, 12,000 digests.
     const model = ecrModel("bench", 12_000, (n) => (n % 3 === 2 ? 0 : 2));
@@ -285,11 +410,15 @@ async function main(argv: string[]) {
             "throttle-fallback": { type: "boolean", default: true },
             "throttle-only": { type: "boolean", default: false },
             faults: { type: "boolean", default: false },
+            young: { type: "string", default: "200" },
+            rounds: { type: "string", default: "3" },
+            "first-call-only": { type: "boolean", default: false },
         },
     });
     const sizes = values.sizes
         ? values.sizes.split(",").map(Number)
-        : [1000, 10_000, ...(values.full ? [50_000] : [])];
+        : [3000, ...(values.full ? [10_000] : [])];
+    const rounds = Number(values.rounds);
     const out = (s: string) => process.stdout.write(`${s}\n\n`);
     out(`## image-janitor benchmark, ${new Date().toISOString()}`);
     out(machine());
@@ -297,12 +426,12 @@ async function main(argv: string[]) {
         out(await faultsSection());
         return;
     }
-    for (const n of values["throttle-only"] ? [] : sizes) {
-        const amis = seed(n);
-        const ours = await measure("image-janitor", amis);
-        const original = values["no-original"] ? undefined : await measure("original", amis);
-        out(designTable(ours, original));
+    if (values["first-call-only"]) {
+        out(await firstCallSection(rounds * 2));
+        return;
     }
+    for (const n of values["throttle-only"] ? [] : sizes)
+        out(await roundsSection(n, Number(values.young), rounds, !values["no-original"]));
     for (const deleteAssociated of values["throttle-fallback"] ? [true, false] : [true]) {
         const amis = Number(values["throttle-amis"]);
         const seconds = Number(values["throttle-seconds"]);
@@ -310,7 +439,10 @@ async function main(argv: string[]) {
         for (const keepShared of [true, false])
             out(await throttleSimulation(amis, seconds, deleteAssociated, concurrency, keepShared));
     }
-    if (!values["throttle-only"]) out(await ecrSection());
+    if (!values["throttle-only"]) {
+        out(await firstCallSection(rounds * 2));
+        out(await ecrSection());
+    }
 }
 
 main(process.argv.slice(2)).catch((err) => {

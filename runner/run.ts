@@ -1,5 +1,7 @@
 // Runs the deployed state machine's definition in-process, each Lambda task bound to the same handler the Lambda
 // entry uses, against whatever EC2 endpoint the caller's client talks to, and reports every AMI's outcome.
+
+import type { EC2Client } from "@aws-sdk/client-ec2";
 import { buildDefinition, type FunctionArns, StateNames } from "../components/definition";
 import {
     type BatchSummary,
@@ -22,6 +24,7 @@ import {
 import type { UsageClients } from "../functions/core/ami/usage";
 import { ErrorNames } from "../functions/core/shared/errors";
 import { type Log, silentLog } from "../functions/core/shared/log";
+import type { Pacer } from "../functions/core/shared/pacing";
 import { type RunStats, runExecutions } from "./engine";
 
 export type { RunStats } from "./engine";
@@ -48,6 +51,42 @@ export interface LocalRunOptions {
     backoff?: Backoff;
     /** Aborting stops the running execution, as StopExecution would; the run then rejects. */
     signal?: AbortSignal;
+    /**
+     * Builds one Lambda container's EC2 client and its pacer. Given, each batch function runs on
+     * maxConcurrency such containers, one batch at a time each, every pacer taking 1/maxConcurrency of EC2's
+     * rates, as deployed (the benchmark simulates that). By default every batch shares `clients.ec2`.
+     */
+    container?: () => { ec2: EC2Client; pacer: Pacer };
+}
+
+type BatchHandler<E, R> = (event: E) => Promise<R>;
+
+/**
+ * `make` bound to `n` containers, or to the shared client: a call waits for a free container, as Lambda
+ * would start one per concurrent invocation.
+ */
+export function onContainers<E, R>(
+    n: number,
+    container: LocalRunOptions["container"],
+    shared: EC2Client,
+    make: (ec2: EC2Client, pacer?: Pacer) => BatchHandler<E, R>,
+): BatchHandler<E, R> {
+    if (!container) return make(shared);
+    const free = Array.from({ length: n }, () => {
+        const c = container();
+        return make(c.ec2, c.pacer);
+    });
+    const waiting: ((h: BatchHandler<E, R>) => void)[] = [];
+    return async (event) => {
+        const handler = free.pop() ?? (await new Promise<BatchHandler<E, R>>((r) => waiting.push(r)));
+        try {
+            return await handler(event);
+        } finally {
+            const next = waiting.shift();
+            if (next) next(handler);
+            else free.push(handler);
+        }
+    };
 }
 
 export type ImageResult = ImageRecord["status"];
@@ -145,8 +184,13 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
             for (const k of listing.skipped) if (!skipped.has(k.imageId)) skipped.set(k.imageId, k.reason);
         },
     });
-    const deregister = deregisterBatchHandler(ec2, handlerOpts);
-    const snapshots = deleteSnapshotsBatchHandler(ec2, handlerOpts);
+    const lanes = settings.maxConcurrency;
+    const deregister = onContainers(lanes, opts.container, ec2, (client, pacer) =>
+        deregisterBatchHandler(client, { ...handlerOpts, ...(pacer ? { pacer } : {}) }),
+    );
+    const snapshots = onContainers(lanes, opts.container, ec2, (client, pacer) =>
+        deleteSnapshotsBatchHandler(client, { ...handlerOpts, ...(pacer ? { pacer } : {}) }),
+    );
     const { outputs, stats } = await runExecutions({
         definition,
         ec2,

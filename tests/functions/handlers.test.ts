@@ -168,6 +168,16 @@ describe("Lambda tasks", () => {
             assert.equal(listings(), 6, "without a run id every page lists");
         });
 
+        it("cuts the page into as many even batches as run at once", async () => {
+            ec2().on(DescribeImagesCommand).resolves({ Images: images });
+            const list = listExpiredImagesHandler(mockedClients(), { log: silentLog });
+            const page = await list({ settings: settingsWith({ validHours: 48, maxConcurrency: 3 }) });
+            assert.deepEqual(
+                page.batches.map((b) => b.images.map((i) => i.imageId)),
+                [["ami-01"], ["ami-02"], ["ami-03"]],
+            );
+        });
+
         it("lists again in a new process (a cold container), and refuses a run id that is not text", async () => {
             ec2().on(DescribeImagesCommand).resolves({ Images: images });
             const page = await listExpiredImagesHandler(mockedClients(), { log: silentLog })({

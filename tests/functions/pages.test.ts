@@ -23,11 +23,11 @@ const listing = (images: ImageItem[], skipped = [{ imageId: "ami-kept", reason: 
 });
 
 /** Every page after the first starts after the previous cursor, as the continuation does. */
-function walk(l: Listing, maxBytes?: number) {
+function walk(l: Listing, maxBytes?: number, lanes?: number) {
     const pages = [];
     let after = "";
     for (;;) {
-        const page = pageOf(l, after, { maxBytes });
+        const page = pageOf(l, after, { maxBytes, lanes });
         pages.push(page);
         if (!page.more) return pages;
         after = page.cursor;
@@ -76,6 +76,23 @@ describe("pages", () => {
         );
     });
 
+    it("cuts a page into a multiple of `lanes` batches of nearly equal size, so side-by-side batches end together", () => {
+        const ids = (n: number) => Array.from({ length: n }, (_, i) => item(i));
+        const sizes = (n: number, lanes: number) =>
+            pageOf(listing(ids(n)), "", { lanes }).batches.map((b) => b.images.length);
+        assert.deepEqual(sizes(244, 2), [61, 61, 61, 61]);
+        assert.deepEqual(sizes(244, 3), [82, 81, 81]);
+        assert.deepEqual(sizes(150, 4), [38, 38, 37, 37]);
+        assert.deepEqual(sizes(2, 3), [1, 1], "never an empty batch");
+        assert.deepEqual(sizes(200, 2), [100, 100]);
+        const page = pageOf(listing(ids(244)), "", { lanes: 2 });
+        assert.deepEqual(
+            page.batches.map((b) => b.id),
+            [0, 61, 122, 183].map((n) => item(n).imageId),
+            "each batch named by its first AMI, in id order",
+        );
+    });
+
     it("an empty listing is one empty page", () => {
         assert.deepEqual(pageOf(listing([], []), ""), {
             batches: [],
@@ -98,9 +115,10 @@ describe("pages", () => {
                 fc.uniqueArray(fc.integer({ min: 0, max: 1_000_000 }), { maxLength: 3000 }),
                 fc.integer({ min: 1, max: 12 }),
                 fc.integer({ min: 2_000, max: MAX_PAGE_BYTES }),
-                (ids, maxSnaps, maxBytes) => {
+                fc.integer({ min: 1, max: 40 }),
+                (ids, maxSnaps, maxBytes, lanes) => {
                     const l = listing(ids.map((n) => item(n, (n % maxSnaps) + 1)));
-                    const pages = walk(l, maxBytes);
+                    const pages = walk(l, maxBytes, lanes);
                     const seen = pages.flatMap((p) =>
                         p.batches.flatMap((b) => b.images.map((i) => i.imageId)),
                     );
@@ -108,6 +126,10 @@ describe("pages", () => {
                     for (const p of pages) {
                         assert.ok(JSON.stringify(p.batches).length <= maxBytes);
                         assert.ok(p.batches.every((b) => b.images.length >= 1 && b.images.length <= 100));
+                        const n = p.batches.length;
+                        assert.ok(n % lanes === 0 || n === p.count, `${n} batches for ${lanes} lanes`);
+                        const lengths = p.batches.map((b) => b.images.length);
+                        if (lanes > 1) assert.ok(Math.max(...lengths) - Math.min(...lengths) <= 1, "even");
                     }
                 },
             ),

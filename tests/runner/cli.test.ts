@@ -11,6 +11,7 @@ import {
     StartExecutionCommand,
     StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
+import { parseCli } from "../../runner/cli";
 import {
     hoursAgo,
     MOTO_ACCOUNT_ID,
@@ -85,6 +86,11 @@ describe("cleanup CLI", function () {
             assert.match(r.stderr, /usage: npm run cleanup/);
         });
     }
+
+    it("paces EC2 calls unless --unpaced is given", () => {
+        assert.equal(parseCli(["--valid-hours", "5"]).unpaced, false);
+        assert.equal(parseCli(["--valid-hours", "5", "--unpaced"]).unpaced, true);
+    });
 
     describe("against moto", () => {
         let moto: Moto;

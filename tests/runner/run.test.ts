@@ -13,7 +13,9 @@ import {
     type Image,
 } from "@aws-sdk/client-ec2";
 import { settingsWith } from "../../functions/core/ami/settings";
-import { describeFailure, runCleanup } from "../../runner/run";
+import { createPacer } from "../../functions/core/shared/pacing";
+import { describeFailure, onContainers, runCleanup } from "../../runner/run";
+import { installFakeEc2, oldImages } from "../fakeEc2";
 import { awsError, mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const old = (id: string, snaps: string[]): Image => ({
@@ -73,7 +75,8 @@ describe("local runner", () => {
         assert.deepEqual(
             ec2()
                 .commandCalls(DeleteSnapshotCommand)
-                .map((c) => c.args[0].input.SnapshotId),
+                .map((c) => c.args[0].input.SnapshotId)
+                .sort(),
             ["snap-01", "snap-03a", "snap-03b"],
             "the failed AMI's snapshots are not touched",
         );
@@ -436,6 +439,65 @@ describe("local runner", () => {
         assert.equal(
             describeFailure("ImageJanitor.AwsError", "ami-1: boom"),
             "ImageJanitor.AwsError: ami-1: boom",
+        );
+    });
+
+    it("runs each batch function on maxConcurrency containers of its own, each pacer given its share, as deployed", async () => {
+        const fake = installFakeEc2(ec2(), oldImages(450));
+        const shares: number[] = [];
+        let containers = 0;
+        const s = await runCleanup({
+            clients: mockedClients(),
+            retryIntervalMs: 0,
+            settings: settingsWith({ validHours: 1, maxConcurrency: 3, protectInUse: false }),
+            container: () => {
+                containers += 1;
+                const pacer = createPacer();
+                return {
+                    ec2: new EC2Client({}),
+                    pacer: { ...pacer, divideAmong: (n: number) => shares.push(n) },
+                };
+            },
+        });
+        assert.equal(s.deleted.length, 450);
+        assert.equal(fake.deregistered.length, 450);
+        assert.equal(containers, 6, "three for each batch function");
+        // 450 AMIs in 6 batches of 75 (a multiple of 3), two invocations each.
+        assert.deepEqual(shares, Array(12).fill(3));
+    });
+
+    it("gives a container one invocation at a time; the next waits for a free one", async () => {
+        const running = new Map<number, number>();
+        const releases: (() => void)[] = [];
+        let made = 0;
+        const handler = onContainers(
+            2,
+            () => ({ ec2: new EC2Client({}), pacer: createPacer() }),
+            new EC2Client({}),
+            () => {
+                const id = made++;
+                return async (event: string) => {
+                    running.set(id, (running.get(id) ?? 0) + 1);
+                    assert.equal(running.get(id), 1, `container ${id} runs one invocation at a time`);
+                    await new Promise<void>((r) => releases.push(r));
+                    running.set(id, 0);
+                    return `${event} on ${id}`;
+                };
+            },
+        );
+        const calls = ["a", "b", "c"].map((e) => handler(e));
+        await new Promise((r) => setImmediate(r));
+        assert.equal(releases.length, 2, "the third waits");
+        releases[0]();
+        await new Promise((r) => setImmediate(r));
+        assert.equal(releases.length, 3, "and starts when one is free");
+        releases[1]();
+        releases[2]();
+        const out = await Promise.all(calls);
+        assert.equal(made, 2);
+        assert.deepEqual(
+            out.map((o) => o.split(" ")[0]),
+            ["a", "b", "c"],
         );
     });
 });

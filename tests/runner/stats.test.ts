@@ -202,10 +202,11 @@ describe("run stats", () => {
 
         it("costs 14 history events, 3 transitions and 2 invocations per batch of 100, plus a fixed 46/14/1", async () => {
             const fake = installFakeEc2(ec2(), oldImages(250));
+            // One batch at a time: full batches of 100 (more at once cut a page into evenly sized ones).
             const s = await runCleanup({
                 clients: mockedClients(),
                 retryIntervalMs: 0,
-                settings: settingsWith({ validHours: 1 }),
+                settings: settingsWith({ validHours: 1, maxConcurrency: 1 }),
             });
             assert.equal(s.deleted.length, 250);
             assert.deepEqual(fake.deregistered.length, 250);

@@ -47,6 +47,24 @@ export interface Page {
 export interface PageOptions {
     batchSize?: number;
     maxBytes?: number;
+    /**
+     * Batches that run at once (maxConcurrency). The page's AMIs are cut into a multiple of this many batches of
+     * nearly equal size, so the batches running side by side finish together and none ends a page alone, on a
+     * container that has only its share of EC2's rate. Defaults to 1: full batches, the last one shorter.
+     */
+    lanes?: number;
+}
+
+/** `count` items in runs of `size`, the last one shorter. */
+const fullBatches = (count: number, size: number): number[] =>
+    Array.from({ length: Math.ceil(count / size) }, (_, i) => Math.min(size, count - i * size));
+
+/** `count` items in `batches` runs of sizes differing by at most one, larger first. */
+function evenSizes(count: number, batches: number): number[] {
+    return Array.from(
+        { length: batches },
+        (_, i) => Math.floor(count / batches) + (i < count % batches ? 1 : 0),
+    );
 }
 
 /**
@@ -73,7 +91,11 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
         bytes += cost;
         strayCount += 1;
     }
-    let count = 0;
+    // The page's AMIs first, by bytes, keeping room for the extra batches an even cut may add.
+    const lanes = Math.max(1, opts.lanes ?? 1);
+    const room = maxBytes - bytes - (lanes - 1) * EMPTY_BATCH_BYTES;
+    const refs: ImageRef[] = [];
+    let used = 0;
     let estimatedGiB = 0;
     for (const item of next) {
         const ref: ImageRef = {
@@ -81,14 +103,21 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
             snapshotIds: item.snapshotIds,
             ...(item.sizeGiB !== undefined ? { sizeGiB: item.sizeGiB } : {}),
         };
-        const startsBatch = count % batchSize === 0;
-        const cost = JSON.stringify(ref).length + 1 + (startsBatch ? EMPTY_BATCH_BYTES : 0);
-        if (bytes + cost > maxBytes && count > 0) break;
-        if (startsBatch) batches.push({ id: ref.imageId, images: [], snapshots: [] });
-        batches[batches.length - 1].images.push(ref);
-        bytes += cost;
-        count += 1;
+        const cost = JSON.stringify(ref).length + 1 + (refs.length % batchSize === 0 ? EMPTY_BATCH_BYTES : 0);
+        if (used + cost > room && refs.length > 0) break;
+        refs.push(ref);
+        used += cost;
         estimatedGiB += item.sizeGiB ?? 0;
+    }
+    const count = refs.length;
+    const full = Math.ceil(count / batchSize);
+    const cut = Math.min(count, Math.ceil(full / lanes) * lanes);
+    let at = 0;
+    const sizes = lanes === 1 ? fullBatches(count, batchSize) : evenSizes(count, cut);
+    for (const size of sizes) {
+        const images = refs.slice(at, at + size);
+        batches.push({ id: images[0].imageId, images, snapshots: [] });
+        at += size;
     }
     return {
         batches,

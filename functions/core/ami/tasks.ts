@@ -209,7 +209,7 @@ export function listExpiredImagesHandler(
             strays: after === "",
         });
         opts.onListing?.(listing);
-        return pageOf(listing, after);
+        return pageOf(listing, after, { lanes: settings.maxConcurrency });
     };
 }
 
