@@ -1,4 +1,4 @@
-// `npm run bench -- --faults`: the fault-injection scenario at full size. 300 AMIs in moto, of which 205 must go
+// `npm run bench -- --only faults`: the fault-injection scenario at full size. 300 AMIs in moto, of which 205 must go
 // (45 expired but kept, 50 young), behind the proxy's faults: mixed faults at 10% and 30% of every call, and
 // DescribeImages throttled 60%, each over several seeds; then a SIGKILL of `npm run cleanup` at several points,
 // followed by a clean run. Prints a Markdown table; not a test (tests/integration/faults.moto.test.ts is).

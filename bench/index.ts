@@ -1,5 +1,6 @@
-// `npm run bench`: the deployed definition against the original design on the same AMIs in moto, a throttle
-// simulation at EC2's rates, and emptying a 20,000-entry ECR repository. Prints Markdown tables; not a test.
+// `npm run bench`: the deployed definition against the original design on the same AMIs in moto, interleaved; a
+// whole multi-page run against EC2's token buckets with the pacer (bench/pages.ts); the time to the first API
+// call; emptying a 20,000-entry ECR repository. `--only` picks sections. Prints Markdown tables; not a test.
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -22,6 +23,7 @@ import { SFN_LIMITS } from "../runner/stats";
 import { ecrModel } from "./ecrModel";
 import { faultsSection } from "./faults";
 import { buildOriginalDefinition, originalHandlers } from "./original";
+import { pagesSection } from "./pages";
 import { deleteAssociatedSnapshotsLikeEc2, EC2_BUCKETS, throttleEc2 } from "./throttle";
 
 const VALID_HOURS = 24;
@@ -32,6 +34,8 @@ interface Measured {
     deleted: number;
     remainingImages: number;
     remainingSnapshots: number;
+    /** AMIs in the account, young ones included: what one listing reads. */
+    accountImages: number;
     seconds: number;
     stats: RunStats;
 }
@@ -67,6 +71,7 @@ async function measure(
     design: "image-janitor" | "original",
     amis: SeedAmi[],
     expired = amis.length,
+    keepShared = true,
 ): Promise<Measured> {
     const moto = await startMoto({ amis });
     try {
@@ -77,7 +82,7 @@ async function measure(
         if (design === "image-janitor") {
             const s = await runCleanup({
                 clients: { ...motoClients(moto.endpoint), ec2 },
-                settings: settingsWith({ validHours: VALID_HOURS, protectInUse: false }),
+                settings: settingsWith({ validHours: VALID_HOURS, protectInUse: false, keepShared }),
             });
             if (s.failed.length > 0) throw new Error(`${s.failed.length} AMIs failed: ${s.failed[0].error}`);
             deleted = s.deleted.length;
@@ -93,6 +98,7 @@ async function measure(
         return {
             design,
             amis: expired,
+            accountImages: amis.length,
             deleted,
             remainingImages: left.images,
             remainingSnapshots: left.snapshots,
@@ -110,7 +116,7 @@ function designTable(ours: Measured, original: Measured | undefined): string {
     const n = ours.amis;
     // Floors on AWS: one listing, one call per AMI and per snapshot left (moto ignores DeleteAssociatedSnapshots).
     const floor: Record<string, number> = {
-        DescribeImages: Math.ceil(n / 1000),
+        DescribeImages: Math.ceil(ours.accountImages / 1000),
         DeregisterImage: n,
         DeleteSnapshot: n,
     };
@@ -257,7 +263,13 @@ const spread = (xs: number[], digits = 2) =>
  * Both designs on the same AMIs, `rounds` times, interleaved (A B, B A, A B ...) so a drift in the machine's
  * speed falls on both; each run gets a fresh moto. The ratio is taken pair by pair.
  */
-async function roundsSection(n: number, young: number, rounds: number, original: boolean): Promise<string> {
+async function roundsSection(
+    n: number,
+    young: number,
+    rounds: number,
+    original: boolean,
+    keepShared: boolean,
+): Promise<string> {
     const amis = seed(n, young);
     const ours: Measured[] = [];
     const theirs: Measured[] = [];
@@ -266,7 +278,7 @@ async function roundsSection(n: number, young: number, rounds: number, original:
             r % 2 === 0 ? (["image-janitor", "original"] as const) : (["original", "image-janitor"] as const);
         for (const design of order) {
             if (design === "original" && !original) continue;
-            const m = await measure(design, amis, n);
+            const m = await measure(design, amis, n, keepShared);
             (design === "original" ? theirs : ours).push(m);
             process.stderr.write(`${design} round ${r + 1}: ${fmt(m.seconds, 1)} s\n`);
         }
@@ -276,7 +288,7 @@ async function roundsSection(n: number, young: number, rounds: number, original:
     const lines = [designTable(mid(ours), theirs.length ? mid(theirs) : undefined)];
     lines.push(
         "",
-        `Wall time over ${rounds} interleaved rounds (${fmt(young)} young AMIs beside them, never touched), min / median / max:`,
+        `Wall time over ${rounds} interleaved rounds (${fmt(young)} young AMIs beside them, never touched; keepShared ${keepShared ? "on, the default" : "off"}), min / median / max:`,
         "",
         "| | seconds | image-janitor / original, pair by pair |",
         "|---|---:|---:|",
@@ -397,24 +409,35 @@ function machine(): string {
     return `Machine: ${cpu.length} × ${cpu[0]?.model ?? "unknown CPU"}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Node ${process.version}, moto ${motoVersion}.`;
 }
 
+/** Sections by name; `--only` picks some (comma-separated), the default runs the first four. */
+const SECTIONS = ["moto", "pages", "first-call", "ecr", "moto-throttle", "faults"] as const;
+const DEFAULT_SECTIONS = SECTIONS.slice(0, 4);
+
 async function main(argv: string[]) {
     const { values } = parseArgs({
         args: argv,
         options: {
+            only: { type: "string" },
             full: { type: "boolean", default: false },
             sizes: { type: "string" },
+            young: { type: "string", default: "200" },
+            rounds: { type: "string", default: "3" },
             "no-original": { type: "boolean", default: false },
+            "no-keep-shared": { type: "boolean", default: false },
+            "pages-amis": { type: "string", default: "5000" },
+            "pages-scale": { type: "string", default: "50" },
+            "pages-concurrency": { type: "string", default: "2" },
             "throttle-amis": { type: "string", default: "1000" },
             "throttle-seconds": { type: "string", default: "60" },
             "throttle-concurrency": { type: "string", default: "2" },
             "throttle-fallback": { type: "boolean", default: true },
-            "throttle-only": { type: "boolean", default: false },
-            faults: { type: "boolean", default: false },
-            young: { type: "string", default: "200" },
-            rounds: { type: "string", default: "3" },
-            "first-call-only": { type: "boolean", default: false },
         },
     });
+    const only = values.only ? values.only.split(",") : [...DEFAULT_SECTIONS];
+    for (const name of only)
+        if (!(SECTIONS as readonly string[]).includes(name))
+            throw new Error(`--only: ${JSON.stringify(name)} is not a section (${SECTIONS.join(", ")})`);
+    const run = (name: (typeof SECTIONS)[number]) => only.includes(name);
     const sizes = values.sizes
         ? values.sizes.split(",").map(Number)
         : [3000, ...(values.full ? [10_000] : [])];
@@ -422,27 +445,37 @@ async function main(argv: string[]) {
     const out = (s: string) => process.stdout.write(`${s}\n\n`);
     out(`## image-janitor benchmark, ${new Date().toISOString()}`);
     out(machine());
-    if (values.faults) {
-        out(await faultsSection());
-        return;
-    }
-    if (values["first-call-only"]) {
-        out(await firstCallSection(rounds * 2));
-        return;
-    }
-    for (const n of values["throttle-only"] ? [] : sizes)
-        out(await roundsSection(n, Number(values.young), rounds, !values["no-original"]));
-    for (const deleteAssociated of values["throttle-fallback"] ? [true, false] : [true]) {
-        const amis = Number(values["throttle-amis"]);
-        const seconds = Number(values["throttle-seconds"]);
-        const concurrency = Number(values["throttle-concurrency"]);
-        for (const keepShared of [true, false])
-            out(await throttleSimulation(amis, seconds, deleteAssociated, concurrency, keepShared));
-    }
-    if (!values["throttle-only"]) {
-        out(await firstCallSection(rounds * 2));
-        out(await ecrSection());
-    }
+    if (run("moto"))
+        for (const n of sizes)
+            out(
+                await roundsSection(
+                    n,
+                    Number(values.young),
+                    rounds,
+                    !values["no-original"],
+                    !values["no-keep-shared"],
+                ),
+            );
+    if (run("pages"))
+        out(
+            await pagesSection({
+                amis: Number(values["pages-amis"]),
+                youngAmis: Number(values.young),
+                scale: Number(values["pages-scale"]),
+                maxConcurrency: Number(values["pages-concurrency"]),
+            }),
+        );
+    if (run("first-call")) out(await firstCallSection(rounds * 2));
+    if (run("ecr")) out(await ecrSection());
+    if (run("moto-throttle"))
+        for (const deleteAssociated of values["throttle-fallback"] ? [true, false] : [true]) {
+            const amis = Number(values["throttle-amis"]);
+            const seconds = Number(values["throttle-seconds"]);
+            const concurrency = Number(values["throttle-concurrency"]);
+            for (const keepShared of [true, false])
+                out(await throttleSimulation(amis, seconds, deleteAssociated, concurrency, keepShared));
+        }
+    if (run("faults")) out(await faultsSection());
 }
 
 main(process.argv.slice(2)).catch((err) => {

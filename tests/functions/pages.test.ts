@@ -70,6 +70,8 @@ describe("pages", () => {
         const page = pageOf(l, "");
         assert.ok(JSON.stringify(page.batches).length <= MAX_PAGE_BYTES);
         assert.ok(page.count > 1000 && page.count < 5000, `page of ${page.count}`);
+        assert.equal(page.count % 100, 0, "full batches only, since more pages follow");
+        assert.ok(page.batches.every((b) => b.images.length === 100));
         assert.deepEqual(
             [page.more, page.remaining, page.cursor],
             [true, 5000 - page.count, item(page.count - 1).imageId],
@@ -130,6 +132,13 @@ describe("pages", () => {
                         assert.ok(n % lanes === 0 || n === p.count, `${n} batches for ${lanes} lanes`);
                         const lengths = p.batches.map((b) => b.images.length);
                         if (lanes > 1) assert.ok(Math.max(...lengths) - Math.min(...lengths) <= 1, "even");
+                        const round = lanes * 100;
+                        if (p.more && p.count > round)
+                            assert.equal(
+                                p.count % round,
+                                0,
+                                "a page before the last ends on whole rounds of full batches",
+                            );
                     }
                 },
             ),

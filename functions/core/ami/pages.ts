@@ -96,7 +96,6 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
     const room = maxBytes - bytes - (lanes - 1) * EMPTY_BATCH_BYTES;
     const refs: ImageRef[] = [];
     let used = 0;
-    let estimatedGiB = 0;
     for (const item of next) {
         const ref: ImageRef = {
             imageId: item.imageId,
@@ -107,9 +106,12 @@ export function pageOf(listing: Listing, after: string, opts: PageOptions = {}):
         if (used + cost > room && refs.length > 0) break;
         refs.push(ref);
         used += cost;
-        estimatedGiB += item.sizeGiB ?? 0;
     }
+    // A page that is not the last ends on a whole round of full batches, so no batch is smaller than it must be.
+    const round = lanes * batchSize;
+    if (refs.length < next.length && refs.length > round) refs.length -= refs.length % round;
     const count = refs.length;
+    const estimatedGiB = refs.reduce((sum, r) => sum + (r.sizeGiB ?? 0), 0);
     const full = Math.ceil(count / batchSize);
     const cut = Math.min(count, Math.ceil(full / lanes) * lanes);
     let at = 0;
