@@ -11,7 +11,12 @@ export const StateNames = {
     overlapSkipped: "OverlapSkippedState",
     firstPage: "FirstPageState",
     list: "ListExpiredImagesState",
+    page: "DeletePageState",
     map: "DeleteImageMapState",
+    refreshDue: "CheckRefreshDueState",
+    refresh: "RefreshListingState",
+    refreshSkipped: "NoRefreshState",
+    refreshFailed: "RefreshFailedState",
     deregister: "DeleteImageState",
     snapshots: "DeleteSnapshotState",
     batchDone: "BatchDoneState",
@@ -163,65 +168,20 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
                 },
                 ResultPath: "$.listed",
                 Retry: [retryLambda, retryTransient],
-                Next: StateNames.map,
+                Next: StateNames.page,
             },
-            [StateNames.map]: {
-                Type: "Map",
-                ItemsPath: "$.listed.batches",
-                MaxConcurrency: settings.maxConcurrency,
-                ItemSelector: {
-                    "id.$": "$$.Map.Item.Value.id",
-                    "images.$": "$$.Map.Item.Value.images",
-                    "snapshots.$": "$$.Map.Item.Value.snapshots",
-                    settings,
-                },
-                ItemProcessor: {
-                    ProcessorConfig: { Mode: "INLINE" },
-                    StartAt: StateNames.deregister,
-                    States: {
-                        [StateNames.deregister]: {
-                            Type: "Task",
-                            Resource: functionArns.deregister,
-                            ResultPath: "$.deregistered",
-                            Retry: [retryLambda, retryTransient],
-                            Catch: [catchAll],
-                            Next: StateNames.snapshots,
-                        },
-                        [StateNames.snapshots]: {
-                            Type: "Task",
-                            Resource: functionArns.snapshots,
-                            Parameters: {
-                                "deregistered.$": "$.deregistered",
-                                "snapshots.$": "$.snapshots",
-                                settings,
-                            },
-                            ResultSelector: { "summary.$": "$.summary" },
-                            ResultPath: "$.snapshots",
-                            Retry: [retryLambda, retryTransient, retrySnapshotInUse],
-                            Catch: [catchAll],
-                            Next: StateNames.batchDone,
-                        },
-                        // Each iteration returns counts and a few examples, so the Map's result stays small.
-                        [StateNames.batchDone]: {
-                            Type: "Pass",
-                            OutputPath: "$.snapshots.summary",
-                            End: true,
-                        },
-                        [StateNames.batchFailed]: {
-                            Type: "Pass",
-                            Parameters: {
-                                status: "failed",
-                                "images.$": "States.ArrayLength($.images)",
-                                "id.$": "$.id",
-                                "error.$": "$.error.Error",
-                                "cause.$": "$.error.Cause",
-                            },
-                            End: true,
-                        },
+            // The page deletes in one branch; in the other, the next page's listing is made meanwhile when due.
+            [StateNames.page]: {
+                Type: "Parallel",
+                Branches: [
+                    {
+                        StartAt: StateNames.map,
+                        States: { [StateNames.map]: mapState(functionArns, settings) },
                     },
-                },
-                // The batches are done with: their results take their place.
-                ResultPath: "$.listed.batches",
+                    refreshBranch(functionArns, settings),
+                ],
+                // The deleting branch's output: the state with the batches replaced by their results.
+                OutputPath: "$[0]",
                 Next: StateNames.summarize,
             },
             // The page's summary is the execution's output; on any failure the same summary is the failure's cause.
@@ -305,6 +265,113 @@ export function buildDefinition({ functionArns, settings }: DefinitionOptions): 
                 CausePath: "$.cause",
             },
             [StateNames.done]: { Type: "Succeed", OutputPath: "$.summary" },
+        },
+    };
+}
+
+/** The page's batches, side by side: each deregisters its AMIs, then deletes what is left of their snapshots. */
+function mapState(functionArns: FunctionArns, settings: CleanupSettings): AslState {
+    return {
+        Type: "Map",
+        ItemsPath: "$.listed.batches",
+        MaxConcurrency: settings.maxConcurrency,
+        ItemSelector: {
+            "id.$": "$$.Map.Item.Value.id",
+            "images.$": "$$.Map.Item.Value.images",
+            "snapshots.$": "$$.Map.Item.Value.snapshots",
+            settings,
+        },
+        ItemProcessor: {
+            ProcessorConfig: { Mode: "INLINE" },
+            StartAt: StateNames.deregister,
+            States: {
+                [StateNames.deregister]: {
+                    Type: "Task",
+                    Resource: functionArns.deregister,
+                    ResultPath: "$.deregistered",
+                    Retry: [retryLambda, retryTransient],
+                    Catch: [catchAll],
+                    Next: StateNames.snapshots,
+                },
+                [StateNames.snapshots]: {
+                    Type: "Task",
+                    Resource: functionArns.snapshots,
+                    Parameters: {
+                        "deregistered.$": "$.deregistered",
+                        "snapshots.$": "$.snapshots",
+                        settings,
+                    },
+                    ResultSelector: { "summary.$": "$.summary" },
+                    ResultPath: "$.snapshots",
+                    Retry: [retryLambda, retryTransient, retrySnapshotInUse],
+                    Catch: [catchAll],
+                    Next: StateNames.batchDone,
+                },
+                // Each iteration returns counts and a few examples, so the Map's result stays small.
+                [StateNames.batchDone]: {
+                    Type: "Pass",
+                    OutputPath: "$.snapshots.summary",
+                    End: true,
+                },
+                [StateNames.batchFailed]: {
+                    Type: "Pass",
+                    Parameters: {
+                        status: "failed",
+                        "images.$": "States.ArrayLength($.images)",
+                        "id.$": "$.id",
+                        "error.$": "$.error.Error",
+                        "cause.$": "$.error.Cause",
+                    },
+                    End: true,
+                },
+            },
+        },
+        // The batches are done with: their results take their place.
+        ResultPath: "$.listed.batches",
+        End: true,
+    };
+}
+
+/**
+ * Lists the account again for the next page when the list task says the page's listing nears its age limit.
+ * A failed refresh never stops the deletions: the next page then lists the account itself.
+ */
+function refreshBranch(functionArns: FunctionArns, settings: CleanupSettings): AslDefinition {
+    return {
+        Comment: "the next page's listing, made while this page deletes",
+        StartAt: StateNames.refreshDue,
+        States: {
+            [StateNames.refreshDue]: {
+                Type: "Choice",
+                Choices: [
+                    {
+                        And: [
+                            { Variable: "$.listed.refreshDue", IsPresent: true },
+                            { Variable: "$.listed.refreshDue", BooleanEquals: true },
+                        ],
+                        Next: StateNames.refresh,
+                    },
+                ],
+                Default: StateNames.refreshSkipped,
+            },
+            [StateNames.refresh]: {
+                Type: "Task",
+                Resource: functionArns.list,
+                Parameters: { settings, refresh: true, "run.$": "$.continuation.firstExecution" },
+                Retry: [retryLambda, retryTransient],
+                Catch: [
+                    { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: StateNames.refreshFailed },
+                ],
+                // Only the listing's size: the deleting branch's output is the Parallel's.
+                ResultSelector: { "images.$": "$.refreshed.images" },
+                End: true,
+            },
+            [StateNames.refreshFailed]: {
+                Type: "Pass",
+                Parameters: { "refreshFailed.$": "$.error.Error" },
+                End: true,
+            },
+            [StateNames.refreshSkipped]: { Type: "Pass", Result: {}, End: true },
         },
     };
 }

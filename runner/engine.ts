@@ -61,7 +61,7 @@ function countEc2Calls(ec2: EC2Client, counts: Record<string, number>): () => vo
     return () => ec2.middlewareStack.remove(name);
 }
 
-/** Task state names by resource, Map iterations included. */
+/** Task state names by resource, Map iterations and Parallel branches included. */
 function tasksOf(definition: AslDefinition): Map<string, string> {
     const tasks = new Map<string, string>();
     const visit = (states: Record<string, Record<string, unknown>>) => {
@@ -69,6 +69,7 @@ function tasksOf(definition: AslDefinition): Map<string, string> {
             if (state.Type === "Task") tasks.set(name, String(state.Resource));
             const inner = (state.ItemProcessor ?? state.Iterator) as { States?: typeof states } | undefined;
             if (inner?.States) visit(inner.States);
+            for (const branch of (state.Branches ?? []) as { States: typeof states }[]) visit(branch.States);
         }
     };
     visit(definition.States as Record<string, Record<string, unknown>>);

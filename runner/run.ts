@@ -204,6 +204,8 @@ export async function runCleanup(opts: LocalRunOptions): Promise<RunSummary> {
                 estimatedGiB += page.estimatedGiB;
                 return page;
             },
+            // The same function, as deployed: a refresh lists the account for the next page while this one deletes.
+            [StateNames.refresh]: async (event) => list(event as ListEvent & { refresh: true }),
             [StateNames.deregister]: async (event) => {
                 const e = event as DeregisterEvent & { id?: string };
                 if (e?.id)

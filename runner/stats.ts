@@ -29,7 +29,8 @@ export interface TaskKinds {
 /**
  * The history events AWS records for the same execution, by type. The local log has no events for the call a
  * Task makes, so each attempt gets Scheduled and Started, and Succeeded or Failed; a Map gets MapStateStarted
- * and MapStateSucceeded around its iterations; a caught failure exits its Task without a Succeeded event.
+ * and MapStateSucceeded around its iterations, a Parallel ParallelStateStarted and ParallelStateSucceeded around
+ * its branches (AWS records no event per branch); a caught failure exits its Task without a Succeeded event.
  */
 export function awsHistoryEvents(events: readonly LocalEvent[], kinds: TaskKinds): string[] {
     const out: string[] = [];
@@ -53,11 +54,11 @@ export function awsHistoryEvents(events: readonly LocalEvent[], kinds: TaskKinds
                 if (!s) break;
                 out.push(`${PREFIX[s.type] ?? s.type}Entered`);
                 if (s.type === "Task") out.push(`${call}Scheduled`, `${call}Started`);
-                if (s.type === "Map") out.push("MapStateStarted");
+                if (s.type === "Map" || s.type === "Parallel") out.push(`${PREFIX[s.type]}Started`);
                 break;
             case "StateFailed":
                 if (s?.type === "Task") out.push(`${call}Failed`);
-                if (s?.type === "Map") out.push("MapStateFailed");
+                if (s?.type === "Map" || s?.type === "Parallel") out.push(`${PREFIX[s.type]}Failed`);
                 break;
             case "StateRetried":
                 if (s?.type === "Task") out.push(`${call}Scheduled`, `${call}Started`);
@@ -68,7 +69,7 @@ export function awsHistoryEvents(events: readonly LocalEvent[], kinds: TaskKinds
             case "StateExited":
                 if (!s) break;
                 if (s.type === "Task" && !caught.delete(key)) out.push(`${call}Succeeded`);
-                if (s.type === "Map") out.push("MapStateSucceeded");
+                if (s.type === "Map" || s.type === "Parallel") out.push(`${PREFIX[s.type]}Succeeded`);
                 out.push(`${PREFIX[s.type] ?? s.type}Exited`);
                 break;
         }

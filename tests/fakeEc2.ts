@@ -22,6 +22,8 @@ import {
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
+    type DescribeImagesCommandInput,
+    type DescribeImagesCommandOutput,
     DescribeInstancesCommand,
     DescribeSnapshotsCommand,
     DescribeTagsCommand,
@@ -76,6 +78,8 @@ export interface FakeEc2 {
     /** What DeregisterImage and DeleteSnapshot do: a test that intercepts a call can still carry it out. */
     deregister(input: { ImageId?: string; DeleteAssociatedSnapshots?: boolean; DryRun?: boolean }): unknown;
     removeSnapshot(input: { SnapshotId?: string; DryRun?: boolean }): unknown;
+    /** What DescribeImages answers, uncounted: a test that intercepts a call can still answer it. */
+    describeImages(input: DescribeImagesCommandInput): DescribeImagesCommandOutput;
 }
 
 /** The account the fake answers for: an image without an OwnerId is its own. */
@@ -155,6 +159,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         binListRefusesUnknownIds: false,
         deregister: () => ({}),
         removeSnapshot: () => ({}),
+        describeImages: () => ({ $metadata: {} }),
     };
     for (const i of images) {
         for (const m of i.BlockDeviceMappings ?? []) {
@@ -215,8 +220,7 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         count("DescribeInstances");
         return { Reservations: [] };
     });
-    mock.on(DescribeImagesCommand).callsFake((input) => {
-        count("DescribeImages");
+    fake.describeImages = (input) => {
         const owned = (i: Image) =>
             !input.Owners?.includes("self") || (i.OwnerId ?? FAKE_ACCOUNT) === FAKE_ACCOUNT;
         const visible = (i: Image) => owned(i) && (input.IncludeDisabled === true || i.State !== "disabled");
@@ -240,7 +244,15 @@ export function installFakeEc2(mock: AwsClientStub<EC2Client>, images: Image[], 
         const start = Number(input.NextToken ?? 0);
         const size = input.MaxResults ?? 1000;
         const page = all.slice(start, start + size).map((i) => ({ ...i }));
-        return { Images: page, NextToken: start + size < all.length ? String(start + size) : undefined };
+        return {
+            $metadata: {},
+            Images: page,
+            NextToken: start + size < all.length ? String(start + size) : undefined,
+        };
+    };
+    mock.on(DescribeImagesCommand).callsFake((input) => {
+        count("DescribeImages");
+        return fake.describeImages(input);
     });
     mock.on(DescribeImageAttributeCommand).callsFake((input) => {
         count("DescribeImageAttribute");

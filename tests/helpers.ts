@@ -120,3 +120,12 @@ export function runNode(
         });
     });
 }
+
+/** A definition's page of work: the Parallel, its deleting Map, and the branch that lists the next page. */
+export function pageStates(definition: { States: Record<string, unknown> }) {
+    // biome-ignore lint/suspicious/noExplicitAny: the ASL is plain JSON; each test asserts the parts it reads
+    const parallel = definition.States.DeletePageState as any;
+    const [deleting, refresh] = parallel.Branches;
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    return { parallel, map: deleting.States.DeleteImageMapState as any, refresh: refresh as any };
+}

@@ -2,6 +2,7 @@
 import * as assert from "node:assert/strict";
 import { buildDefinition, LAMBDA_TRANSIENT_ERRORS } from "../../components/definition";
 import { type CleanupSettings, settingsWith } from "../../functions/core/ami/settings";
+import { pageStates } from "../helpers";
 
 const aslValidator: (def: unknown) => {
     isValid: boolean;
@@ -36,7 +37,7 @@ describe("state machine definition builder", () => {
             "OverlapSkippedState",
             "FirstPageState",
             "ListExpiredImagesState",
-            "DeleteImageMapState",
+            "DeletePageState",
             "SummarizeState",
             "CheckMorePagesState",
             "ContinueAsNewState",
@@ -58,15 +59,18 @@ describe("state machine definition builder", () => {
                     "run.$": "$.continuation.firstExecution",
                 },
                 "$.listed",
-                "DeleteImageMapState",
+                "DeletePageState",
             ],
         );
-        const map = d.States.DeleteImageMapState as {
-            ItemProcessor: { StartAt: string; States: Record<string, Record<string, unknown>> };
-        } & Record<string, unknown>;
+        const { parallel, map } = pageStates(d);
         assert.deepEqual(
-            [map.Type, map.ItemsPath, map.MaxConcurrency, map.ResultPath],
-            ["Map", "$.listed.batches", 8, "$.listed.batches"],
+            [parallel.Type, parallel.Branches.length, parallel.OutputPath, parallel.Next],
+            ["Parallel", 2, "$[0]", "SummarizeState"],
+        );
+        assert.deepEqual(Object.keys(parallel.Branches[0].States), ["DeleteImageMapState"]);
+        assert.deepEqual(
+            [map.Type, map.ItemsPath, map.MaxConcurrency, map.ResultPath, map.End],
+            ["Map", "$.listed.batches", 8, "$.listed.batches", true],
         );
         assert.deepEqual(map.ItemSelector, {
             "id.$": "$$.Map.Item.Value.id",
@@ -94,6 +98,55 @@ describe("state machine definition builder", () => {
             OutputPath: "$.snapshots.summary",
             End: true,
         });
+    });
+
+    it("lists the next page's AMIs beside the deletions when the page asks, and never fails the page for it", () => {
+        const { refresh } = pageStates(build());
+        assert.deepEqual(refresh, {
+            Comment: "the next page's listing, made while this page deletes",
+            StartAt: "CheckRefreshDueState",
+            States: {
+                CheckRefreshDueState: {
+                    Type: "Choice",
+                    Choices: [
+                        {
+                            And: [
+                                { Variable: "$.listed.refreshDue", IsPresent: true },
+                                { Variable: "$.listed.refreshDue", BooleanEquals: true },
+                            ],
+                            Next: "RefreshListingState",
+                        },
+                    ],
+                    Default: "NoRefreshState",
+                },
+                RefreshListingState: {
+                    Type: "Task",
+                    Resource: ARNS.list,
+                    Parameters: {
+                        settings: settingsOf(),
+                        refresh: true,
+                        "run.$": "$.continuation.firstExecution",
+                    },
+                    Retry: refresh.States.RefreshListingState.Retry,
+                    Catch: [
+                        { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RefreshFailedState" },
+                    ],
+                    ResultSelector: { "images.$": "$.refreshed.images" },
+                    End: true,
+                },
+                RefreshFailedState: {
+                    Type: "Pass",
+                    Parameters: { "refreshFailed.$": "$.error.Error" },
+                    End: true,
+                },
+                NoRefreshState: { Type: "Pass", Result: {}, End: true },
+            },
+        });
+        assert.deepEqual(
+            refresh.States.RefreshListingState.Retry,
+            build().States.ListExpiredImagesState.Retry,
+            "retried as the page's own listing is",
+        );
     });
 
     it("skips a scheduled run's work while another execution of the same machine is running", () => {
@@ -156,11 +209,10 @@ describe("state machine definition builder", () => {
 
     it("retries Lambda's transient errors with backoff on every task", () => {
         const d = build();
-        const map = d.States.DeleteImageMapState as {
-            ItemProcessor: { States: Record<string, { Retry: unknown[] }> };
-        };
+        const { map, refresh } = pageStates(d);
         const tasks = [
             d.States.ListExpiredImagesState,
+            refresh.States.RefreshListingState,
             map.ItemProcessor.States.DeleteImageState,
             map.ItemProcessor.States.DeleteSnapshotState,
         ];
@@ -183,9 +235,7 @@ describe("state machine definition builder", () => {
     });
 
     it("catches a batch's failure inside its iteration, so the other batches go on", () => {
-        const map = build().States.DeleteImageMapState as {
-            ItemProcessor: { States: Record<string, Record<string, unknown>> };
-        };
+        const { map } = pageStates(build());
         for (const name of ["DeleteImageState", "DeleteSnapshotState"]) {
             assert.deepEqual(map.ItemProcessor.States[name].Catch, [
                 { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "BatchFailedState" },
@@ -230,10 +280,12 @@ describe("state machine definition builder", () => {
             protectInUse: false,
         });
         const d = buildDefinition({ functionArns: ARNS, settings });
-        const map = d.States.DeleteImageMapState as {
-            ItemSelector: Record<string, unknown>;
-            ItemProcessor: { States: Record<string, { Parameters: Record<string, unknown> }> };
-        };
+        const { map, refresh } = pageStates(d);
+        assert.deepEqual(refresh.States.RefreshListingState.Parameters, {
+            settings,
+            refresh: true,
+            "run.$": "$.continuation.firstExecution",
+        });
         assert.deepEqual(d.States.ListExpiredImagesState.Parameters, {
             settings,
             "after.$": "$.continuation.cursor",

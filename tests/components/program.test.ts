@@ -1,5 +1,6 @@
 // The whole Pulumi program under the mock runtime: what `pulumi up` would declare, input by input.
 import * as assert from "node:assert/strict";
+import { pageStates } from "../helpers";
 import {
     ACCOUNT_ID,
     dependenciesOf,
@@ -287,7 +288,7 @@ describe("Pulumi program (mock runtime)", () => {
             "run.$": "$.continuation.firstExecution",
         });
         assert.equal(definition.States.ListExpiredImagesState.Resource, FN("list"));
-        const map = definition.States.DeleteImageMapState;
+        const { map } = pageStates(definition);
         assert.equal(map.MaxConcurrency, 5);
         assert.deepEqual(map.ItemSelector, {
             "id.$": "$$.Map.Item.Value.id",

@@ -10,7 +10,7 @@ import { buildDefinition } from "../../components/definition";
 import { settingsWith } from "../../functions/core/ami/settings";
 import { hoursAgo, MOTO_ACCOUNT_ID, MOTO_REGION, type Moto, motoEc2, startMoto } from "../../runner/moto";
 import { LOCAL_FUNCTION_ARNS } from "../../runner/run";
-import { runNode } from "../helpers";
+import { pageStates, runNode } from "../helpers";
 
 const AMI = "ami-0b0000000000000b1";
 
@@ -70,10 +70,7 @@ describe("Lambda bundles", function () {
     it("list, deregister and snapshots each run alone with the SDK inside, on the definition's own events", async () => {
         const settings = settingsWith({ validHours: 48, protectInUse: false });
         const d = buildDefinition({ functionArns: LOCAL_FUNCTION_ARNS, settings });
-        const map = d.States.DeleteImageMapState as {
-            ItemSelector: Record<string, unknown>;
-            ItemProcessor: { States: Record<string, { Parameters: Record<string, unknown> }> };
-        };
+        const { map } = pageStates(d);
         // Step Functions resolves the ".$" paths; the rest of each event is the definition's, as written.
         const { "after.$": _after, ...listParams } = d.States.ListExpiredImagesState.Parameters as Record<
             string,

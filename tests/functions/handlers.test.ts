@@ -14,6 +14,7 @@ import {
     deregisterBatchHandler,
     LISTING_REUSE_MS,
     listExpiredImagesHandler,
+    REFRESH_AHEAD_MS,
 } from "../../functions/core/ami/tasks";
 import { ErrorNames } from "../../functions/core/shared/errors";
 import { silentLog } from "../../functions/core/shared/log";
@@ -166,6 +167,61 @@ describe("Lambda tasks", () => {
             await list({ settings: guarded, after: "ami-02" });
             await list({ settings: guarded, after: "ami-02" });
             assert.equal(listings(), 6, "without a run id every page lists");
+        });
+
+        it("asks for the next page's listing while a page deletes, once its listing nears the hour", async () => {
+            // Three pages: a page holds 3,000 of these AMIs.
+            const many = Array.from({ length: 7_000 }, (_, i) => ({
+                ...images[0],
+                ImageId: `ami-${String(i).padStart(5, "0")}`,
+            }));
+            ec2().on(DescribeImagesCommand).resolves({ Images: many });
+            let now = new Date("2026-11-22T12:00:00.000Z");
+            const start = now.getTime();
+            const list = listExpiredImagesHandler(mockedClients(), { log: silentLog, now: () => now });
+            const page = (after: string) => list({ settings: guarded, run, after });
+            const first = await page("");
+            assert.deepEqual([first.more, first.refreshDue], [true, false], "a fresh listing");
+            now = new Date(start + LISTING_REUSE_MS - REFRESH_AHEAD_MS - 1);
+            assert.equal((await page(first.cursor)).refreshDue, false, "just short of the refresh age");
+            now = new Date(start + LISTING_REUSE_MS - REFRESH_AHEAD_MS);
+            const second = await page(first.cursor);
+            assert.deepEqual(
+                [second.more, second.refreshDue],
+                [true, true],
+                "at the refresh age, more to come",
+            );
+            const last = await page("ami-05999");
+            assert.deepEqual([last.more, last.refreshDue], [false, false], "the last page: no next page");
+            assert.equal(listings(), 1);
+
+            const refreshed = await list({ settings: guarded, run, refresh: true });
+            assert.deepEqual(refreshed, { refreshed: { images: 7_000, listedAt: now.toISOString() } });
+            assert.deepEqual(
+                [listings(), usageLookups()],
+                [2, 4],
+                "a refresh lists the account, nothing else",
+            );
+            now = new Date(start + LISTING_REUSE_MS + 1);
+            const next = await page(second.cursor);
+            assert.deepEqual(
+                [next.count > 0, next.refreshDue, listings()],
+                [true, false, 2],
+                "past the first listing's hour, the next page finds the refreshed one",
+            );
+        });
+
+        it("refuses a refresh without the run it lists for, or one that is not a boolean", async () => {
+            const list = listExpiredImagesHandler(mockedClients(), { log: silentLog });
+            await assert.rejects(list({ settings, refresh: true }), {
+                name: ErrorNames.invalidInput,
+                message: "run must be the id of the run's first execution (got undefined)",
+            });
+            await assert.rejects(list({ settings, run, refresh: "yes" } as never), {
+                name: ErrorNames.invalidInput,
+                message: 'refresh must be true, false or absent (got "yes")',
+            });
+            assert.equal(listings(), 0);
         });
 
         it("cuts the page into as many even batches as run at once", async () => {

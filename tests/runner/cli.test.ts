@@ -157,7 +157,7 @@ describe("cleanup CLI", function () {
             assert.deepEqual(counts, {
                 executions: 1,
                 lambdaInvocations: 3,
-                stateTransitions: 14,
+                stateTransitions: 17,
                 ec2Calls: {
                     DescribeImages: 2,
                     DescribeInstances: 1,
@@ -171,8 +171,8 @@ describe("cleanup CLI", function () {
                     DeleteSnapshot: 1,
                 },
             });
-            // The fixed 46 events of one page with one batch (tests/runner/stats.test.ts derives them).
-            assert.equal(historyEvents, 46);
+            // The fixed 54 events of one page with one batch (tests/runner/stats.test.ts derives them).
+            assert.equal(historyEvents, 54);
             assert.ok(
                 maxStatePayloadBytes > 100 && maxStatePayloadBytes < 4096,
                 `payload ${maxStatePayloadBytes}`,
@@ -253,7 +253,7 @@ describe("cleanup CLI", function () {
             );
             assert.match(
                 r.stdout,
-                /expired 2, deleted 1, already gone 0, kept 1, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 14 state transitions\n$/,
+                /expired 2, deleted 1, already gone 0, kept 1, failed 0, about 15 GiB of snapshots\n1 execution\(s\), 3 Lambda invocations, 17 state transitions\n$/,
             );
             assert.match(r.stderr, /1\/1 AMIs done/);
             const again = JSON.parse((await cli(["--valid-hours", "48", "--json"], env())).stdout);

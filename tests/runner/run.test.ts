@@ -500,4 +500,54 @@ describe("local runner", () => {
             ["a", "b", "c"],
         );
     });
+
+    describe("a run's next listing, made while a page deletes", () => {
+        // Three pages (1,000 AMIs each); the clock moves 3 seconds per AMI deregistered, so a page takes
+        // 50 minutes: page 2 reuses page 1's listing and asks for the next one, page 3 reuses that.
+        const run = async (failRefresh: boolean) => {
+            const fake = installFakeEc2(ec2(), oldImages(3_000));
+            const listedAt: number[] = [];
+            ec2()
+                .on(DescribeImagesCommand)
+                .callsFake((input) => {
+                    if (!input.ImageIds && !input.NextToken) {
+                        listedAt.push(fake.deregistered.length);
+                        if (failRefresh && listedAt.length === 2)
+                            throw awsError("UnauthorizedOperation", "not this once");
+                    }
+                    return fake.describeImages(input);
+                });
+            const messages: string[] = [];
+            const start = Date.parse("2026-11-22T12:00:00.000Z");
+            const s = await runCleanup({
+                clients: mockedClients(),
+                retryIntervalMs: 0,
+                settings: settingsWith({ validHours: 1, maxConcurrency: 10, protectInUse: false }),
+                now: () => new Date(start + fake.deregistered.length * 3000),
+                log: (entry) => messages.push(String(entry.message)),
+            });
+            assert.deepEqual([s.deleted.length, s.failed.length, s.stats.executions], [3_000, 0, 3]);
+            assert.deepEqual([fake.images.size, new Set(fake.deregistered).size], [0, 3_000]);
+            const reused = messages.filter((m) => m === "reusing the run's listing").length;
+            return { listedAt, reused };
+        };
+
+        it("lists the account for page 3 while page 2 deletes, so page 3 starts at once", async () => {
+            const { listedAt, reused } = await run(false);
+            assert.equal(listedAt.length, 2, `listings after ${listedAt.join(", ")} AMIs`);
+            assert.equal(listedAt[0], 0);
+            assert.ok(
+                listedAt[1] >= 1_000 && listedAt[1] < 2_000,
+                `the second listing starts while page 2 deletes (after ${listedAt[1]} AMIs)`,
+            );
+            assert.equal(reused, 2, "pages 2 and 3 list nothing themselves");
+        });
+
+        it("goes on deleting when that listing fails: the next page lists for itself", async () => {
+            const { listedAt, reused } = await run(true);
+            assert.equal(listedAt.length, 3, `listings after ${listedAt.join(", ")} AMIs`);
+            assert.ok(listedAt[2] >= 2_000, "page 3 lists after page 2 is done");
+            assert.equal(reused, 1, "page 2 alone reuses");
+        });
+    });
 });
