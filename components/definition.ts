@@ -38,6 +38,9 @@ export const SFN_START_EXECUTION = "arn:aws:states:::states:startExecution";
 /** A stuck execution must not block the schedule forever: the overlap check waits at most this long. */
 export const EXECUTION_TIMEOUT_SECONDS = 6 * 3600;
 
+/** Listing 50,000 AMIs takes about 2 minutes; a page of 2,000 about 7. */
+export const REFRESH_TIMEOUT_SECONDS = 300;
+
 /** The three Lambda functions the definition's tasks invoke. */
 export interface FunctionArns {
     list: string;
@@ -357,13 +360,18 @@ function refreshBranch(functionArns: FunctionArns, settings: CleanupSettings): A
             [StateNames.refresh]: {
                 Type: "Task",
                 Resource: functionArns.list,
-                Parameters: { settings, refresh: true, "run.$": "$.continuation.firstExecution" },
-                Retry: [retryLambda, retryTransient],
+                Parameters: {
+                    settings,
+                    refresh: true,
+                    "run.$": "$.continuation.firstExecution",
+                    "after.$": "$.listed.cursor",
+                },
+                // A refresh that cannot finish soon is given up: a page must not wait long for it.
+                TimeoutSeconds: REFRESH_TIMEOUT_SECONDS,
+                Retry: [{ ...retryLambda, MaxAttempts: 2 }],
                 Catch: [
                     { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: StateNames.refreshFailed },
                 ],
-                // Only the listing's size: the deleting branch's output is the Parallel's.
-                ResultSelector: { "images.$": "$.refreshed.images" },
                 End: true,
             },
             [StateNames.refreshFailed]: {

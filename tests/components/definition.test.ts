@@ -14,6 +14,14 @@ const ARNS = {
     deregister: "arn:aws:lambda:eu-west-1:111122223333:function:deregister",
     snapshots: "arn:aws:lambda:eu-west-1:111122223333:function:snapshots",
 };
+const LAMBDA_RETRY = {
+    ErrorEquals: LAMBDA_TRANSIENT_ERRORS,
+    IntervalSeconds: 1,
+    MaxAttempts: 6,
+    BackoffRate: 2,
+    MaxDelaySeconds: 30,
+    JitterStrategy: "FULL",
+};
 const settingsOf = (over: Partial<CleanupSettings> = {}) =>
     settingsWith({ validHours: 72, maxConcurrency: 8, ...over });
 const build = (over: Partial<CleanupSettings> = {}) =>
@@ -126,12 +134,13 @@ describe("state machine definition builder", () => {
                         settings: settingsOf(),
                         refresh: true,
                         "run.$": "$.continuation.firstExecution",
+                        "after.$": "$.listed.cursor",
                     },
-                    Retry: refresh.States.RefreshListingState.Retry,
+                    TimeoutSeconds: 300,
+                    Retry: [{ ...LAMBDA_RETRY, MaxAttempts: 2 }],
                     Catch: [
                         { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RefreshFailedState" },
                     ],
-                    ResultSelector: { "images.$": "$.refreshed.images" },
                     End: true,
                 },
                 RefreshFailedState: {
@@ -142,11 +151,6 @@ describe("state machine definition builder", () => {
                 NoRefreshState: { Type: "Pass", Result: {}, End: true },
             },
         });
-        assert.deepEqual(
-            refresh.States.RefreshListingState.Retry,
-            build().States.ListExpiredImagesState.Retry,
-            "retried as the page's own listing is",
-        );
     });
 
     it("skips a scheduled run's work while another execution of the same machine is running", () => {
@@ -212,20 +216,12 @@ describe("state machine definition builder", () => {
         const { map, refresh } = pageStates(d);
         const tasks = [
             d.States.ListExpiredImagesState,
-            refresh.States.RefreshListingState,
             map.ItemProcessor.States.DeleteImageState,
             map.ItemProcessor.States.DeleteSnapshotState,
         ];
-        for (const task of tasks) {
-            assert.deepEqual((task.Retry as unknown[])[0], {
-                ErrorEquals: LAMBDA_TRANSIENT_ERRORS,
-                IntervalSeconds: 1,
-                MaxAttempts: 6,
-                BackoffRate: 2,
-                MaxDelaySeconds: 30,
-                JitterStrategy: "FULL",
-            });
-        }
+        for (const task of tasks) assert.deepEqual((task.Retry as unknown[])[0], LAMBDA_RETRY);
+        // The refresh is retried once only: the page waits for it.
+        assert.deepEqual(refresh.States.RefreshListingState.Retry, [{ ...LAMBDA_RETRY, MaxAttempts: 2 }]);
         assert.deepEqual(LAMBDA_TRANSIENT_ERRORS, [
             "Lambda.ServiceException",
             "Lambda.AWSLambdaException",
@@ -285,6 +281,7 @@ describe("state machine definition builder", () => {
             settings,
             refresh: true,
             "run.$": "$.continuation.firstExecution",
+            "after.$": "$.listed.cursor",
         });
         assert.deepEqual(d.States.ListExpiredImagesState.Parameters, {
             settings,

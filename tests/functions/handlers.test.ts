@@ -19,7 +19,7 @@ import {
 import { ErrorNames } from "../../functions/core/shared/errors";
 import { silentLog } from "../../functions/core/shared/log";
 import { createPacer } from "../../functions/core/shared/pacing";
-import { mockedClients, useClientMock, useLookupMocks } from "../helpers";
+import { awsError, mockedClients, useClientMock, useLookupMocks } from "../helpers";
 
 const settings = settingsWith({ validHours: 48, protectInUse: false });
 const one = [{ imageId: "ami-01", snapshotIds: [] }];
@@ -195,8 +195,16 @@ describe("Lambda tasks", () => {
             assert.deepEqual([last.more, last.refreshDue], [false, false], "the last page: no next page");
             assert.equal(listings(), 1);
 
-            const refreshed = await list({ settings: guarded, run, refresh: true });
-            assert.deepEqual(refreshed, { refreshed: { images: 7_000, listedAt: now.toISOString() } });
+            const refreshed = await list({ settings: guarded, run, refresh: true, after: second.cursor });
+            assert.deepEqual(refreshed, {
+                refreshed: {
+                    images: 7_000,
+                    listedAt: now.toISOString(),
+                    kept: true,
+                    missing: 0,
+                    restored: 0,
+                },
+            });
             assert.deepEqual(
                 [listings(), usageLookups()],
                 [2, 4],
@@ -211,11 +219,77 @@ describe("Lambda tasks", () => {
             );
         });
 
+        it("fills a refreshed listing's gaps in the pages to come from EC2, and keeps no listing it cannot check", async () => {
+            // EC2 does not promise consistent DescribeImages pages while AMIs go: this listing lacks three of
+            // page 2's AMIs (ami-03 still there, ami-02 gone meanwhile, ami-06 being deregistered) and one of
+            // page 1's (ami-01). The states are those DescribeImages documents ("deregistered" among them).
+            const later = [
+                ...images,
+                { ...images[0], ImageId: "ami-04", Name: "ami-04" },
+                { ...images[0], ImageId: "ami-05", Name: "ami-05", State: "disabled" as const },
+                { ...images[0], ImageId: "ami-06", Name: "ami-06" },
+            ];
+            ec2().on(DescribeImagesCommand).resolves({ Images: later });
+            const list = listExpiredImagesHandler(mockedClients(), { log: silentLog });
+            await list({ settings: guarded, run });
+            const lacking = later.filter(
+                (i) => !["ami-01", "ami-02", "ami-03", "ami-06"].includes(i.ImageId),
+            );
+            ec2()
+                .on(DescribeImagesCommand)
+                .callsFake((input) => {
+                    if (!input.ImageIds) return { Images: lacking };
+                    // By ImageIds EC2 fails the whole call for an id it does not know, naming it.
+                    if (input.ImageIds.includes("ami-02"))
+                        throw awsError("InvalidAMIID.NotFound", "The image id '[ami-02]' does not exist");
+                    return {
+                        Images: [
+                            { ...images[2], Name: "renamed", Tags: [{ Key: "team", Value: "a" }] },
+                            { ...later[5], State: "deregistered" },
+                        ].filter((i) => input.ImageIds.includes(i.ImageId)),
+                    };
+                });
+            const refreshed = await list({ settings: guarded, run, refresh: true, after: "ami-01" });
+            assert.deepEqual(
+                { ...refreshed.refreshed, listedAt: "" },
+                { images: 4, listedAt: "", kept: true, missing: 3, restored: 1 },
+            );
+            const next = await list({ settings: guarded, run, after: "ami-01" });
+            assert.deepEqual(
+                next.batches.flatMap((b) => b.images.map((i) => i.imageId)),
+                ["ami-03", "ami-04", "ami-05"],
+                "the gap filled with the AMI still there; the gone one not",
+            );
+            const asked = ec2()
+                .commandCalls(DescribeImagesCommand)
+                .map((c) => c.args[0].input.ImageIds)
+                .filter((ids) => ids);
+            assert.deepEqual(
+                asked,
+                [
+                    ["ami-02", "ami-03", "ami-06"],
+                    ["ami-03", "ami-06"],
+                ],
+                "only the pages to come are looked up",
+            );
+
+            const cold = listExpiredImagesHandler(mockedClients(), { log: silentLog });
+            const unchecked = await cold({ settings: guarded, run, refresh: true, after: "ami-01" });
+            assert.deepEqual([unchecked.refreshed.kept, unchecked.refreshed.missing], [false, 0]);
+            const before = listings();
+            await cold({ settings: guarded, run, after: "ami-01" });
+            assert.equal(listings(), before + 1, "a listing it could not check is not reused");
+        });
+
         it("refuses a refresh without the run it lists for, or one that is not a boolean", async () => {
             const list = listExpiredImagesHandler(mockedClients(), { log: silentLog });
-            await assert.rejects(list({ settings, refresh: true }), {
+            await assert.rejects(list({ settings, refresh: true, after: "ami-01" }), {
                 name: ErrorNames.invalidInput,
                 message: "run must be the id of the run's first execution (got undefined)",
+            });
+            await assert.rejects(list({ settings, refresh: true, run }), {
+                name: ErrorNames.invalidInput,
+                message: "after must be the cursor of the page deleting meanwhile (got undefined)",
             });
             await assert.rejects(list({ settings, run, refresh: "yes" } as never), {
                 name: ErrorNames.invalidInput,

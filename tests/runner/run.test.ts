@@ -509,31 +509,37 @@ describe("local runner", () => {
             const listedAt: number[] = [];
             ec2()
                 .on(DescribeImagesCommand)
-                .callsFake((input) => {
+                .callsFake(async (input) => {
                     if (!input.ImageIds && !input.NextToken) {
                         listedAt.push(fake.deregistered.length);
                         if (failRefresh && listedAt.length === 2)
                             throw awsError("UnauthorizedOperation", "not this once");
+                    } else if (!input.ImageIds && listedAt.length === 2 && input.NextToken === "1000") {
+                        // The refresh's second DescribeImages page comes once 100 or more AMIs are gone: the
+                        // fake's tokens are offsets, so its pages shift by as many and miss as many of page 3.
+                        const until = fake.deregistered.length + 100;
+                        while (fake.deregistered.length < until) await new Promise((r) => setImmediate(r));
                     }
                     return fake.describeImages(input);
                 });
-            const messages: string[] = [];
+            const entries: Record<string, unknown>[] = [];
             const start = Date.parse("2026-11-22T12:00:00.000Z");
             const s = await runCleanup({
                 clients: mockedClients(),
                 retryIntervalMs: 0,
                 settings: settingsWith({ validHours: 1, maxConcurrency: 10, protectInUse: false }),
                 now: () => new Date(start + fake.deregistered.length * 3000),
-                log: (entry) => messages.push(String(entry.message)),
+                log: (entry) => entries.push(entry),
             });
             assert.deepEqual([s.deleted.length, s.failed.length, s.stats.executions], [3_000, 0, 3]);
             assert.deepEqual([fake.images.size, new Set(fake.deregistered).size], [0, 3_000]);
-            const reused = messages.filter((m) => m === "reusing the run's listing").length;
-            return { listedAt, reused };
+            const reused = entries.filter((e) => e.message === "reusing the run's listing").length;
+            const refreshes = entries.filter((e) => e.message === "refreshed the run's listing");
+            return { listedAt, reused, refreshes };
         };
 
-        it("lists the account for page 3 while page 2 deletes, so page 3 starts at once", async () => {
-            const { listedAt, reused } = await run(false);
+        it("lists the account for page 3 while page 2 deletes, so page 3 starts at once, and misses none", async () => {
+            const { listedAt, reused, refreshes } = await run(false);
             assert.equal(listedAt.length, 2, `listings after ${listedAt.join(", ")} AMIs`);
             assert.equal(listedAt[0], 0);
             assert.ok(
@@ -541,6 +547,14 @@ describe("local runner", () => {
                 `the second listing starts while page 2 deletes (after ${listedAt[1]} AMIs)`,
             );
             assert.equal(reused, 2, "pages 2 and 3 list nothing themselves");
+            assert.equal(refreshes.length, 1);
+            const [{ kept, missing, restored }] = refreshes as {
+                kept: boolean;
+                missing: number;
+                restored: number;
+            }[];
+            assert.ok(kept && missing >= 100, `the AMIs of page 3 the shifted pages missed: ${missing}`);
+            assert.equal(restored, missing, "each looked up again and put back");
         });
 
         it("goes on deleting when that listing fails: the next page lists for itself", async () => {

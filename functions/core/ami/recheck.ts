@@ -7,8 +7,8 @@ import {
     type Image,
 } from "@aws-sdk/client-ec2";
 import { calling, errorMessage, errorName, IMAGE_ID_UNKNOWN, wrapAwsError } from "../shared/errors";
-import { candidateOf } from "./listing";
-import type { Candidate } from "./selection";
+import { type Account, candidateOf } from "./listing";
+import { CANDIDATE_STATES, type Candidate } from "./selection";
 
 /** An AMI as the re-check sees it. */
 export type Current = Omit<Candidate, "imageId" | "name" | "creationDate">;
@@ -67,6 +67,45 @@ export async function currentImages(ec2: EC2Client, ids: string[]): Promise<Map<
 
 function add(found: Map<string, Current>, image: Image) {
     if (image.ImageId) found.set(image.ImageId, candidateOf(image));
+}
+
+/**
+ * A listing made while a page deletes can miss AMIs it should hold: EC2 does not say that DescribeImages' pages
+ * stay consistent while images are deregistered between them. The AMIs after `after` (the deleting page's cursor:
+ * the pages still to come) that `previous`, the run's earlier listing, holds and `fresh` lacks are looked up by
+ * ImageIds, and those EC2 still describes as candidates join `fresh`. An AMI missing before the cursor is either
+ * being deleted or was kept by an earlier page; its absence can only make keepLatest keep more. Returns how many
+ * were missing and how many joined.
+ */
+export async function fillListingGaps(
+    ec2: EC2Client,
+    fresh: Account,
+    previous: Account,
+    after: string,
+): Promise<{ missing: number; restored: number }> {
+    const missing = previous.candidates.filter((c) => c.imageId > after && !fresh.imageIds.has(c.imageId));
+    if (missing.length === 0) return { missing: 0, restored: 0 };
+    const current = await currentImages(
+        ec2,
+        missing.map((c) => c.imageId),
+    );
+    let restored = 0;
+    for (const old of missing) {
+        const now = current.get(old.imageId);
+        if (!now) continue;
+        fresh.imageIds.add(old.imageId);
+        for (const s of now.snapshotIds) fresh.snapshotsInUse.add(s);
+        if (!CANDIDATE_STATES.has(now.state)) continue;
+        // Name and creation date never change; the rest is as EC2 describes it now.
+        fresh.candidates.push({
+            imageId: old.imageId,
+            name: old.name,
+            creationDate: old.creationDate,
+            ...now,
+        });
+        restored += 1;
+    }
+    return { missing: missing.length, restored };
 }
 
 /**

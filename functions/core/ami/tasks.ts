@@ -18,6 +18,7 @@ import {
 import { type Account, type ImageRef, type Listing, listAccount, listExpiredImages } from "./listing";
 import { type Page, pageOf } from "./pages";
 import type { Backoff, PoolOptions } from "./pool";
+import { fillListingGaps } from "./recheck";
 import { type CleanupSettings, parseSettings } from "./settings";
 import type { UsageClients } from "./usage";
 
@@ -40,7 +41,15 @@ export interface ListEvent extends SettingsEvent {
 
 /** What a refresh answers: small, since the state machine discards it. */
 export interface RefreshResult {
-    refreshed: { images: number; listedAt: string };
+    refreshed: {
+        images: number;
+        listedAt: string;
+        /** Kept for the next page: only when checked against the run's earlier listing in this process. */
+        kept: boolean;
+        /** AMIs of the pages to come the new listing lacked, and how many of them EC2 still describes. */
+        missing: number;
+        restored: number;
+    };
 }
 
 /** A page, and whether the state machine should list the account again while this page deletes. */
@@ -202,9 +211,9 @@ function parseRefresh(value: unknown): boolean {
 /**
  * The list task: answers with the page after the event's cursor. A run's first page lists the account; a
  * later page of the same run, in the same process (a warm Lambda container, the local runner), reuses that
- * listing for up to LISTING_REUSE_MS, so a 50,000-AMI run lists the account about once instead of once a page.
- * A page whose listing nears that age says `refreshDue`, and a `refresh` event lists the account again for the
- * next page while this one deletes.
+ * listing for up to LISTING_REUSE_MS. A page whose listing nears that age says `refreshDue`, and a `refresh` event
+ * lists the account again for the next page while this one deletes, so a 50,000-AMI run of about 2.8 hours lists
+ * the account about 4 times instead of once a page, and only the first listing holds deletions up.
  */
 export function listExpiredImagesHandler(
     clients: UsageClients,
@@ -221,9 +230,24 @@ export function listExpiredImagesHandler(
         const at = now();
         if (parseRefresh(event?.refresh)) {
             if (run === "") throw invalidInput("run", event?.run, "the id of the run's first execution");
+            if (after === "")
+                throw invalidInput("after", event?.after, "the cursor of the page deleting meanwhile");
+            const previous = last?.run === run ? last.account : undefined;
             const account = await listAccount(clients.ec2, log);
-            last = { run, listedAt: at.getTime(), account };
-            return { refreshed: { images: account.imageIds.size, listedAt: at.toISOString() } };
+            // Without the run's earlier listing (a cold container) the new one cannot be checked: the next page
+            // lists for itself.
+            const gaps = previous
+                ? await fillListingGaps(clients.ec2, account, previous, after)
+                : { missing: 0, restored: 0 };
+            if (previous) last = { run, listedAt: at.getTime(), account };
+            const refreshed = {
+                images: account.imageIds.size,
+                listedAt: at.toISOString(),
+                kept: previous !== undefined,
+                ...gaps,
+            };
+            log({ message: "refreshed the run's listing", ...refreshed });
+            return { refreshed };
         }
         const reuse =
             run !== "" &&
