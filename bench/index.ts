@@ -23,7 +23,7 @@ import { SFN_LIMITS } from "../runner/stats";
 import { ecrModel } from "./ecrModel";
 import { faultsSection } from "./faults";
 import { buildOriginalDefinition, originalHandlers } from "./original";
-import { pagesSection } from "./pages";
+import { MODES, type Mode, pagesSection } from "./pages";
 import { deleteAssociatedSnapshotsLikeEc2, EC2_BUCKETS, throttleEc2 } from "./throttle";
 
 const VALID_HOURS = 24;
@@ -427,21 +427,35 @@ async function main(argv: string[]) {
             "pages-amis": { type: "string", default: "5000" },
             "pages-scale": { type: "string", default: "50" },
             "pages-concurrency": { type: "string", default: "2" },
+            "pages-modes": { type: "string", default: MODES.join(",") },
             "throttle-amis": { type: "string", default: "1000" },
             "throttle-seconds": { type: "string", default: "60" },
             "throttle-concurrency": { type: "string", default: "2" },
-            "throttle-fallback": { type: "boolean", default: true },
+            "no-throttle-fallback": { type: "boolean", default: false },
         },
     });
+    /** A flag's whole number, at least `min`: a bad one stops the bench, naming the flag and the value. */
+    const count = (flag: keyof typeof values, min = 1): number => {
+        const raw = values[flag];
+        const n = Number(raw);
+        if (typeof raw !== "string" || !Number.isInteger(n) || n < min)
+            throw new Error(`--${flag} must be a whole number ${min} or more (got ${JSON.stringify(raw)})`);
+        return n;
+    };
     const only = values.only ? values.only.split(",") : [...DEFAULT_SECTIONS];
     for (const name of only)
         if (!(SECTIONS as readonly string[]).includes(name))
             throw new Error(`--only: ${JSON.stringify(name)} is not a section (${SECTIONS.join(", ")})`);
     const run = (name: (typeof SECTIONS)[number]) => only.includes(name);
     const sizes = values.sizes
-        ? values.sizes.split(",").map(Number)
+        ? values.sizes.split(",").map((v) => {
+              const n = Number(v);
+              if (!Number.isInteger(n) || n < 1)
+                  throw new Error(`--sizes must be whole numbers 1 or more (got ${JSON.stringify(v)})`);
+              return n;
+          })
         : [3000, ...(values.full ? [10_000] : [])];
-    const rounds = Number(values.rounds);
+    const rounds = count("rounds");
     const out = (s: string) => process.stdout.write(`${s}\n\n`);
     out(`## image-janitor benchmark, ${new Date().toISOString()}`);
     out(machine());
@@ -450,7 +464,7 @@ async function main(argv: string[]) {
             out(
                 await roundsSection(
                     n,
-                    Number(values.young),
+                    count("young", 0),
                     rounds,
                     !values["no-original"],
                     !values["no-keep-shared"],
@@ -459,19 +473,26 @@ async function main(argv: string[]) {
     if (run("pages"))
         out(
             await pagesSection({
-                amis: Number(values["pages-amis"]),
-                youngAmis: Number(values.young),
-                scale: Number(values["pages-scale"]),
-                maxConcurrency: Number(values["pages-concurrency"]),
+                amis: count("pages-amis"),
+                youngAmis: count("young", 0),
+                scale: count("pages-scale"),
+                maxConcurrency: count("pages-concurrency"),
+                modes: values["pages-modes"].split(",").map((m) => {
+                    if (!(MODES as readonly string[]).includes(m))
+                        throw new Error(
+                            `--pages-modes: ${JSON.stringify(m)} is not a mode (${MODES.join(", ")})`,
+                        );
+                    return m as Mode;
+                }),
             }),
         );
     if (run("first-call")) out(await firstCallSection(rounds * 2));
     if (run("ecr")) out(await ecrSection());
     if (run("moto-throttle"))
-        for (const deleteAssociated of values["throttle-fallback"] ? [true, false] : [true]) {
-            const amis = Number(values["throttle-amis"]);
-            const seconds = Number(values["throttle-seconds"]);
-            const concurrency = Number(values["throttle-concurrency"]);
+        for (const deleteAssociated of values["no-throttle-fallback"] ? [true] : [true, false]) {
+            const amis = count("throttle-amis");
+            const seconds = count("throttle-seconds");
+            const concurrency = count("throttle-concurrency");
             for (const keepShared of [true, false])
                 out(await throttleSimulation(amis, seconds, deleteAssociated, concurrency, keepShared));
         }

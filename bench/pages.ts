@@ -55,7 +55,8 @@ const VALID_HOURS = 24;
  * How the batches meet EC2: the local runner's one client and pacer shared by every batch; one client and pacer per
  * Lambda container, as deployed; one shared client with no pacer.
  */
-type Mode = "shared" | "containers" | "off";
+export const MODES = ["shared", "containers", "off"] as const;
+export type Mode = (typeof MODES)[number];
 
 const MODE_LABEL: Record<Mode, string> = {
     shared: "runner: one shared pacer",
@@ -498,12 +499,14 @@ export async function pagesSection(opts: {
     youngAmis?: number;
     scale: number;
     maxConcurrency?: number;
+    /** The columns to run; all three by default. */
+    modes?: readonly Mode[];
 }): Promise<string> {
     const { amis, scale } = opts;
     const young = opts.youngAmis ?? 0;
     const maxConcurrency = opts.maxConcurrency ?? 2;
     const runs: Measured[] = [];
-    for (const mode of ["shared", "containers", "off"] as const)
+    for (const mode of opts.modes ?? MODES)
         runs.push(await simulate({ expired: amis, young, scale, maxConcurrency, mode }));
     const deployed = runs.find((m) => m.mode === "containers");
     const { baseMs, perThousandImagesMs } = DESCRIBE_IMAGES_LATENCY;
