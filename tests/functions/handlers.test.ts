@@ -274,11 +274,15 @@ describe("Lambda tasks", () => {
             );
 
             const cold = listExpiredImagesHandler(mockedClients(), { log: silentLog });
-            const unchecked = await cold({ settings: guarded, run, refresh: true, after: "ami-01" });
-            assert.deepEqual([unchecked.refreshed.kept, unchecked.refreshed.missing], [false, 0]);
             const before = listings();
+            const unchecked = await cold({ settings: guarded, run, refresh: true, after: "ami-01" });
+            assert.deepEqual(
+                { ...unchecked.refreshed, listedAt: "" },
+                { images: 0, listedAt: "", kept: false, missing: 0, restored: 0 },
+            );
+            assert.equal(listings(), before, "a cold container lists nothing it could not check");
             await cold({ settings: guarded, run, after: "ami-01" });
-            assert.equal(listings(), before + 1, "a listing it could not check is not reused");
+            assert.equal(listings(), before + 1, "and its next page lists for itself");
         });
 
         it("refuses a refresh without the run it lists for, or one that is not a boolean", async () => {

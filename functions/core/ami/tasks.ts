@@ -44,7 +44,10 @@ export interface RefreshResult {
     refreshed: {
         images: number;
         listedAt: string;
-        /** Kept for the next page: only when checked against the run's earlier listing in this process. */
+        /**
+         * Made and kept for the next page: only where the run's earlier listing is at hand to check it against
+         * (the container that listed before); elsewhere nothing is listed and `images` is 0.
+         */
         kept: boolean;
         /** AMIs of the pages to come the new listing lacked, and how many of them EC2 still describes. */
         missing: number;
@@ -233,19 +236,15 @@ export function listExpiredImagesHandler(
             if (after === "")
                 throw invalidInput("after", event?.after, "the cursor of the page deleting meanwhile");
             const previous = last?.run === run ? last.account : undefined;
-            const account = await listAccount(clients.ec2, log);
-            // Without the run's earlier listing (a cold container) the new one cannot be checked: the next page
-            // lists for itself.
-            const gaps = previous
-                ? await fillListingGaps(clients.ec2, account, previous, after)
-                : { missing: 0, restored: 0 };
-            if (previous) last = { run, listedAt: at.getTime(), account };
-            const refreshed = {
-                images: account.imageIds.size,
-                listedAt: at.toISOString(),
-                kept: previous !== undefined,
-                ...gaps,
-            };
+            // Without the run's earlier listing (a cold container) a new one could not be checked for gaps, so
+            // none is made: the next page lists for itself.
+            let refreshed = { images: 0, listedAt: at.toISOString(), kept: false, missing: 0, restored: 0 };
+            if (previous) {
+                const account = await listAccount(clients.ec2, log);
+                const gaps = await fillListingGaps(clients.ec2, account, previous, after);
+                last = { run, listedAt: at.getTime(), account };
+                refreshed = { ...refreshed, images: account.imageIds.size, kept: true, ...gaps };
+            }
             log({ message: "refreshed the run's listing", ...refreshed });
             return { refreshed };
         }
