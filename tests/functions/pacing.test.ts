@@ -86,7 +86,11 @@ describe("pacing", () => {
             Math.abs(at[59] - at[50] - 9 * 2 * gapMs) < 10,
             `half the rate: ${at[59] - at[50]} ms for 9`,
         );
-        assert.throws(() => pacer.divideAmong(0), RangeError);
+        assert.throws(() => pacer.divideAmong(0), {
+            name: "RangeError",
+            message:
+                "settings.maxConcurrency must be a whole number 1 or more to divide the pacer's rates (got 0)",
+        });
     });
 
     it("after a refusal, spends nothing saved and goes at half pace for a while", async () => {
@@ -102,6 +106,19 @@ describe("pacing", () => {
         const later = await takeTimes(pacer, clock, 60);
         assert.ok(Math.abs(later[59] - later[50] - 9 * gapMs) < 10, "full pace again");
         assert.deepEqual(pacer.stats.refused, { DeregisterImage: 1 });
+    });
+
+    it("refills an idle spell that outlasts the slow pace at half the pace up to its end, full after", async () => {
+        const clock = fakeClock();
+        const pacer = createPacer({ rates, ...clock });
+        pacer.refused("DeregisterImage");
+        // Idle for the slow spell and as long again: 10 s at 2.425 a second, then 10 s at 4.85.
+        clock.advance(2 * SLOW_AFTER_REFUSAL_MS);
+        const saved = ((SLOW_AFTER_REFUSAL_MS / 1000) * 5 * UTILIZATION * 3) / 2;
+        const at = await takeTimes(pacer, clock, Math.floor(saved) + 1);
+        const start = 2 * SLOW_AFTER_REFUSAL_MS;
+        assert.equal(at[Math.floor(saved) - 1], start, `${Math.floor(saved)} saved go at once`);
+        assert.ok(at[Math.floor(saved)] > start, "not one more");
     });
 
     it("lets an action without a rate through at once, and queues concurrent callers in turn", async () => {

@@ -95,9 +95,12 @@ export function createPacer(opts: PacerOptions = {}): Pacer {
     const capacityOf = (rate: Rate) => Math.max(1, rate.burst * share);
     const perMsOf = (rate: Rate, b: Bucket, t: number) =>
         (rate.perSecond * utilization * share * (t < b.slowUntil ? 0.5 : 1)) / 1000;
+    // An interval that spans the end of a slow spell refills at half the pace up to it and at the full pace after.
     const refill = (rate: Rate, b: Bucket) => {
         const t = now();
-        b.tokens = Math.min(capacityOf(rate), b.tokens + (t - b.last) * perMsOf(rate, b, t));
+        const slowEnd = Math.min(t, Math.max(b.last, b.slowUntil));
+        const gained = (slowEnd - b.last) * perMsOf(rate, b, b.last) + (t - slowEnd) * perMsOf(rate, b, t);
+        b.tokens = Math.min(capacityOf(rate), b.tokens + gained);
         b.last = t;
     };
 
@@ -136,7 +139,9 @@ export function createPacer(opts: PacerOptions = {}): Pacer {
         },
         divideAmong(n) {
             if (!Number.isInteger(n) || n < 1)
-                throw new RangeError(`divideAmong: ${n} is not a count of 1 or more`);
+                throw new RangeError(
+                    `settings.maxConcurrency must be a whole number 1 or more to divide the pacer's rates (got ${n})`,
+                );
             for (const [action, b] of buckets) {
                 const rate = rates[action];
                 if (rate) refill(rate, b);
