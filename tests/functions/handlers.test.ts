@@ -220,20 +220,21 @@ describe("Lambda tasks", () => {
         });
 
         it("fills a refreshed listing's gaps in the pages to come from EC2, and keeps no listing it cannot check", async () => {
-            // EC2 does not promise consistent DescribeImages pages while AMIs go: this listing lacks three of
-            // page 2's AMIs (ami-03 still there, ami-02 gone meanwhile, ami-06 being deregistered) and one of
-            // page 1's (ami-01). The states are those DescribeImages documents ("deregistered" among them).
+            // EC2 does not promise consistent DescribeImages pages while AMIs go: this listing lacks four of
+            // page 2's AMIs (ami-03 still there, ami-02 gone meanwhile, ami-06 being deregistered, ami-07 since
+            // tagged to keep) and one of page 1's (ami-01). The states are those DescribeImages documents ("deregistered" among them).
             const later = [
                 ...images,
                 { ...images[0], ImageId: "ami-04", Name: "ami-04" },
                 { ...images[0], ImageId: "ami-05", Name: "ami-05", State: "disabled" as const },
                 { ...images[0], ImageId: "ami-06", Name: "ami-06" },
+                { ...images[0], ImageId: "ami-07", Name: "ami-07" },
             ];
             ec2().on(DescribeImagesCommand).resolves({ Images: later });
             const list = listExpiredImagesHandler(mockedClients(), { log: silentLog });
             await list({ settings: guarded, run });
             const lacking = later.filter(
-                (i) => !["ami-01", "ami-02", "ami-03", "ami-06"].includes(i.ImageId),
+                (i) => !["ami-01", "ami-02", "ami-03", "ami-06", "ami-07"].includes(i.ImageId),
             );
             ec2()
                 .on(DescribeImagesCommand)
@@ -246,19 +247,21 @@ describe("Lambda tasks", () => {
                         Images: [
                             { ...images[2], Name: "renamed", Tags: [{ Key: "team", Value: "a" }] },
                             { ...later[5], State: "deregistered" },
+                            // Tagged to keep since the first listing: the description now decides.
+                            { ...later[6], Tags: [{ Key: guarded.keepTagKey, Value: "true" }] },
                         ].filter((i) => input.ImageIds.includes(i.ImageId)),
                     };
                 });
             const refreshed = await list({ settings: guarded, run, refresh: true, after: "ami-01" });
             assert.deepEqual(
                 { ...refreshed.refreshed, listedAt: "" },
-                { images: 4, listedAt: "", kept: true, missing: 3, restored: 1 },
+                { images: 5, listedAt: "", kept: true, missing: 4, restored: 2 },
             );
             const next = await list({ settings: guarded, run, after: "ami-01" });
             assert.deepEqual(
                 next.batches.flatMap((b) => b.images.map((i) => i.imageId)),
                 ["ami-03", "ami-04", "ami-05"],
-                "the gap filled with the AMI still there; the gone one not",
+                "the gap filled with what EC2 still describes: not the gone one, nor the one now tagged to keep",
             );
             const asked = ec2()
                 .commandCalls(DescribeImagesCommand)
@@ -267,8 +270,8 @@ describe("Lambda tasks", () => {
             assert.deepEqual(
                 asked,
                 [
-                    ["ami-02", "ami-03", "ami-06"],
-                    ["ami-03", "ami-06"],
+                    ["ami-02", "ami-03", "ami-06", "ami-07"],
+                    ["ami-03", "ami-06", "ami-07"],
                 ],
                 "only the pages to come are looked up",
             );

@@ -86,6 +86,33 @@ describe("AMI cleanup core", () => {
             assert.deepEqual(inputs, [base, { ...base, NextToken: "t1" }, { ...base, NextToken: "t2" }]);
         });
 
+        it("counts an AMI that two DescribeImages pages both return once, so keepLatest keeps what it should", async () => {
+            // EC2 does not promise that pages stay consistent while images change: an AMI may come twice.
+            const group = (id: string, hours: number) => image(id, hours, { Name: "web-2026" });
+            const pages = [
+                { Images: [group("ami-01", 100), group("ami-02", 50)], NextToken: "t1" },
+                { Images: [group("ami-02", 50), group("ami-03", 200)] },
+            ];
+            let call = 0;
+            ec2()
+                .on(DescribeImagesCommand)
+                .callsFake(() => pages[call++]);
+            const listing = await listExpiredImages(
+                mockedClients(),
+                settingsWith({ ...NO_GUARDRAILS, validHours: 24, keepLatest: 2 }),
+                NOW,
+            );
+            assert.deepEqual(
+                listing.images.map((i) => i.imageId),
+                ["ami-03"],
+                "the two newest (ami-02, ami-01) kept; ami-02 counted once",
+            );
+            assert.deepEqual(
+                listing.expired.map((i) => i.imageId),
+                ["ami-01", "ami-02", "ami-03"],
+            );
+        });
+
         it("returns compact items: id, name, creation date, EBS snapshot ids and their size only", async () => {
             ec2()
                 .on(DescribeImagesCommand)

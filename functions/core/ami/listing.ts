@@ -105,7 +105,9 @@ export async function listAccount(ec2: EC2Client, log: Log = silentLog): Promise
 
 function add(account: Account, image: Image, log: Log) {
     const imageId = image.ImageId ?? "";
-    if (!imageId) return;
+    // EC2 does not promise consistent pages while images change: an AMI two pages return counts once, or
+    // keepLatest would give it two of a group's places.
+    if (!imageId || account.imageIds.has(imageId)) return;
     account.imageIds.add(imageId);
     for (const s of snapshotIdsOf(image)) account.snapshotsInUse.add(s);
     if (!CANDIDATE_STATES.has(image.State ?? "")) return;
