@@ -23,7 +23,7 @@ import { SFN_LIMITS } from "../runner/stats";
 import { ecrModel } from "./ecrModel";
 import { faultsSection } from "./faults";
 import { buildOriginalDefinition, originalHandlers } from "./original";
-import { MODES, type Mode, pagesSection } from "./pages";
+import { MODES, pagesSection } from "./pages";
 import { deleteAssociatedSnapshotsLikeEc2, EC2_BUCKETS, throttleEc2 } from "./throttle";
 
 const VALID_HOURS = 24;
@@ -434,26 +434,25 @@ async function main(argv: string[]) {
             "no-throttle-fallback": { type: "boolean", default: false },
         },
     });
-    /** A flag's whole number, at least `min`: a bad one stops the bench, naming the flag and the value. */
-    const count = (flag: keyof typeof values, min = 1): number => {
-        const raw = values[flag];
+    /** A whole number at least `min`, or an error naming the flag and the value. */
+    const wholeNumber = (flag: string, raw: unknown, min = 1): number => {
         const n = Number(raw);
-        if (typeof raw !== "string" || !Number.isInteger(n) || n < min)
+        if (typeof raw !== "string" || raw.trim() === "" || !Number.isInteger(n) || n < min)
             throw new Error(`--${flag} must be a whole number ${min} or more (got ${JSON.stringify(raw)})`);
         return n;
     };
-    const only = values.only ? values.only.split(",") : [...DEFAULT_SECTIONS];
-    for (const name of only)
-        if (!(SECTIONS as readonly string[]).includes(name))
-            throw new Error(`--only: ${JSON.stringify(name)} is not a section (${SECTIONS.join(", ")})`);
+    const count = (flag: keyof typeof values, min = 1) => wholeNumber(flag, values[flag], min);
+    /** A comma-separated list of names from `allowed`, or an error naming the flag and the value. */
+    const namesOf = <T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] =>
+        raw.split(",").map((name) => {
+            if (!(allowed as readonly string[]).includes(name))
+                throw new Error(`--${flag}: ${JSON.stringify(name)} is not one of ${allowed.join(", ")}`);
+            return name as T;
+        });
+    const only = values.only ? namesOf("only", values.only, SECTIONS) : [...DEFAULT_SECTIONS];
     const run = (name: (typeof SECTIONS)[number]) => only.includes(name);
     const sizes = values.sizes
-        ? values.sizes.split(",").map((v) => {
-              const n = Number(v);
-              if (!Number.isInteger(n) || n < 1)
-                  throw new Error(`--sizes must be whole numbers 1 or more (got ${JSON.stringify(v)})`);
-              return n;
-          })
+        ? values.sizes.split(",").map((v) => wholeNumber("sizes", v))
         : [3000, ...(values.full ? [10_000] : [])];
     const rounds = count("rounds");
     const out = (s: string) => process.stdout.write(`${s}\n\n`);
@@ -477,13 +476,7 @@ async function main(argv: string[]) {
                 youngAmis: count("young", 0),
                 scale: count("pages-scale"),
                 maxConcurrency: count("pages-concurrency"),
-                modes: values["pages-modes"].split(",").map((m) => {
-                    if (!(MODES as readonly string[]).includes(m))
-                        throw new Error(
-                            `--pages-modes: ${JSON.stringify(m)} is not a mode (${MODES.join(", ")})`,
-                        );
-                    return m as Mode;
-                }),
+                modes: namesOf("pages-modes", values["pages-modes"], MODES),
             }),
         );
     if (run("first-call")) out(await firstCallSection(rounds * 2));

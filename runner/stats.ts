@@ -21,6 +21,9 @@ const PREFIX: Record<string, string> = {
     Fail: "FailState",
 };
 
+/** States whose history wraps their iterations or branches in …StateStarted and …StateSucceeded/Failed. */
+const AROUND_BRANCHES: ReadonlySet<string> = new Set(["Map", "Parallel"]);
+
 export interface TaskKinds {
     /** Task state names whose resource is a Lambda function ARN (history says LambdaFunction…, else Task…). */
     lambdaStates: ReadonlySet<string>;
@@ -54,11 +57,11 @@ export function awsHistoryEvents(events: readonly LocalEvent[], kinds: TaskKinds
                 if (!s) break;
                 out.push(`${PREFIX[s.type] ?? s.type}Entered`);
                 if (s.type === "Task") out.push(`${call}Scheduled`, `${call}Started`);
-                if (s.type === "Map" || s.type === "Parallel") out.push(`${PREFIX[s.type]}Started`);
+                if (AROUND_BRANCHES.has(s.type)) out.push(`${PREFIX[s.type]}Started`);
                 break;
             case "StateFailed":
                 if (s?.type === "Task") out.push(`${call}Failed`);
-                if (s?.type === "Map" || s?.type === "Parallel") out.push(`${PREFIX[s.type]}Failed`);
+                if (s && AROUND_BRANCHES.has(s.type)) out.push(`${PREFIX[s.type]}Failed`);
                 break;
             case "StateRetried":
                 if (s?.type === "Task") out.push(`${call}Scheduled`, `${call}Started`);
@@ -69,7 +72,7 @@ export function awsHistoryEvents(events: readonly LocalEvent[], kinds: TaskKinds
             case "StateExited":
                 if (!s) break;
                 if (s.type === "Task" && !caught.delete(key)) out.push(`${call}Succeeded`);
-                if (s.type === "Map" || s.type === "Parallel") out.push(`${PREFIX[s.type]}Succeeded`);
+                if (AROUND_BRANCHES.has(s.type)) out.push(`${PREFIX[s.type]}Succeeded`);
                 out.push(`${PREFIX[s.type] ?? s.type}Exited`);
                 break;
         }

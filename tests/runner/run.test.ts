@@ -558,7 +558,8 @@ describe("local runner", () => {
         });
 
         it("goes on deleting when that listing fails: the next page lists for itself", async () => {
-            const { listedAt, reused } = await run(true);
+            const { listedAt, reused, refreshes } = await run(true);
+            assert.equal(refreshes.length, 0, "the refresh failed, and the Catch let the page finish");
             assert.equal(listedAt.length, 3, `listings after ${listedAt.join(", ")} AMIs`);
             assert.ok(listedAt[2] >= 2_000, "page 3 lists after page 2 is done");
             assert.equal(reused, 1, "page 2 alone reuses");
